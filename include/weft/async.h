@@ -1,0 +1,286 @@
+/*
+ * weft/async.h - async functions: frames and the structured await macros.
+ *
+ * C has no `async fn`, so an async function is written the way the Rust
+ * compiler would generate it (reference 002, chapter 5): a frame struct that
+ * holds the arguments, every value that must live across an await, and the
+ * child frames it awaits, plus a poll function whose body is written with the
+ * macros below.  The macros turn the body into a resumable state machine
+ * (Duff's device, as in protothreads and STC's cco_routine).
+ *
+ *     typedef struct {
+ *         weft_frame fr;              // must be the first member, named fr
+ *         weft_tcp *sock;             // argument
+ *         char buf[4096];
+ *         ssize_t n;                  // bytes read, or a negative errno
+ *         weft_write_op wr;
+ *     } echo_conn;
+ *
+ *     static weft_poll echo_conn_poll(void *arg, weft_cx *cx) {
+ *         echo_conn *self = arg;
+ *         weft_async (self) {
+ *             for (;;) {
+ *                 weft_await(weft_tcp_read(self->sock, cx, self->buf,
+ *                                          sizeof self->buf, &self->n));
+ *                 if (self->n <= 0) break;
+ *                 weft_await(weft_tcp_write_all(self->sock, cx, &self->wr,
+ *                                               self->buf, (size_t)self->n));
+ *                 if (self->wr.err) break;
+ *             }
+ *         weft_finally:
+ *             weft_tcp_close(self->sock);
+ *         }
+ *         return WEFT_READY;
+ *     }
+ *
+ * Awaiting.  weft_await(expr) evaluates a poll expression: a call that returns
+ * weft_poll, such as a leaf operation (weft_sleep, weft_tcp_read,
+ * weft_mpsc_recv, ...) whose small state lives in the frame, or the poll
+ * function of a child frame embedded in this one (no boxing, no allocation):
+ *
+ *         self->child = (child_frame){ .arg = 42 };       // start a child
+ *         weft_await(child_poll(&self->child, cx));
+ *
+ * When the expression returns WEFT_PENDING the function returns WEFT_PENDING;
+ * on the next poll execution resumes at that await and evaluates the
+ * expression again, until it returns WEFT_READY.
+ *
+ * Cancellation.  A frame is dropped by polling it with cx == NULL (see
+ * future.h).  The frame then evaluates the expression it is parked on once
+ * more, with cx == NULL, which drops that leaf operation or child frame (every
+ * weft leaf treats cx == NULL as "release what you hold"), and then runs its
+ * weft_finally section.  weft_cancelled() tells the finally section which way
+ * it was reached.  The finally section runs exactly once: on completion, on
+ * weft_return, or on cancellation - also when a frame is dropped before it
+ * ever ran (so it must cope with a frame still in its initial state).
+ *
+ * Task dumps.  Each frame records where it is parked: a pointer to a static
+ * weft_site (file, function, line and the text of the awaited expression) and
+ * the child frame it awaits.  This costs one store per suspension and makes
+ * the async backtrace of every task printable at any time (weft_rt_dump).
+ *
+ * The rules.  The macros enforce what they can; the rest is on you.
+ *   1. The frame struct's first member is `weft_frame fr`, and the poll
+ *      function's context parameter is named `cx`.  One weft_async per
+ *      function.
+ *   2. Local variables do not survive an await: keep in the frame whatever
+ *      must.  (gcc's -Wjump-misses-init flags many mistakes; weft builds
+ *      with it.)
+ *   3. No await inside a `switch` statement (the await's resume label would
+ *      belong to your switch).  Detected when the frame resumes: the process
+ *      aborts with the file and line of the offending await.
+ *   4. No await inside weft_finally: cleanup cannot wait.  Detected in debug
+ *      builds (abort with the location).
+ *   5. Leave the body by falling off its end or with weft_return; never with
+ *      `return`, or `break`/`continue` at the body's top level (that would
+ *      skip the finally section).
+ *   6. The awaited expression must pass cx through to the operation and have
+ *      no other side effect: it is evaluated on every resume and once more,
+ *      with cx == NULL, on cancellation.
+ *   7. At most one await per source line (two are a compile error: duplicate
+ *      case value).
+ *   8. Polling a frame again after it returned WEFT_READY is a bug; debug
+ *      builds abort.  To run a child again, re-initialise it first.
+ */
+#ifndef WEFT_ASYNC_H
+#define WEFT_ASYNC_H
+
+#include "future.h"
+
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Where a frame is suspended: one static instance per await in the program. */
+typedef struct weft_site {
+    const char *file;
+    const char *func;
+    const char *expr; /* the awaited expression, as written */
+    int line;
+} weft_site;
+
+/*
+ * The header of every async frame.  Zero-initialised means "not started".
+ *   site: the await the frame is parked on (or a sentinel: finishing, done).
+ *   live: the child frame it awaits, or NULL when it awaits a leaf.
+ */
+typedef struct weft_frame {
+    const weft_site *site;
+    void *live;
+} weft_frame;
+
+/* ---- the macros -------------------------------------------------------- */
+
+/* Begin the body of an async function whose frame is *self. */
+#define weft_async(self)                                                       \
+    for (weft_frame *weft__fr = &(self)->fr; weft__fr != NULL;                 \
+         weft__fr = weft__frame_done(weft__fr))                                \
+        if (0) {                                                               \
+        weft__cancel_point:                                                    \
+            weft__fr->site = &weft__site_cancel;                               \
+            goto weft__dispatch;                                               \
+        weft__return_point:                                                    \
+            if (weft__frame_in_finally(weft__fr)) {                            \
+                weft__fr = weft__frame_done(weft__fr);                         \
+                break;                                                         \
+            }                                                                  \
+            weft__fr->site = &weft__site_fin;                                  \
+            goto weft__dispatch;                                               \
+        weft__skip_point:                                                      \
+            weft__frame_skip(weft__fr);                                        \
+            weft__fr = weft__frame_done(weft__fr);                             \
+            break;                                                             \
+            /* not reached; names the labels so unused ones do not warn */     \
+            goto weft__cancel_point;                                           \
+            goto weft__return_point;                                           \
+        } else                                                                 \
+        weft__dispatch:                                                        \
+            switch (weft__frame_line(weft__fr, cx))                            \
+            case 0:                                                            \
+                if (0) {                                                       \
+                default:                                                       \
+                    goto weft__skip_point;                                     \
+                } else
+
+/* Await a poll expression (see the header comment). */
+#define weft_await(expr)                                                       \
+    do {                                                                       \
+        static const weft_site weft__site_ = {__FILE__, __func__, #expr,       \
+                                              __LINE__};                       \
+        WEFT__CHECK_AWAIT(weft__fr, &weft__site_);                             \
+        weft__fr->site = &weft__site_;                                         \
+        goto WEFT__CAT(weft__resume_, __LINE__);                               \
+    case __LINE__:                                                             \
+    WEFT__CAT(weft__resume_, __LINE__):                                        \
+        if (cx == NULL) {                                                      \
+            (void)(expr);                                                      \
+            goto weft__cancel_point;                                           \
+        }                                                                      \
+        cx->parked = NULL;                                                     \
+        if ((expr) == WEFT_PENDING) {                                          \
+            weft__fr->live = cx->parked;                                       \
+            cx->parked = weft__fr;                                             \
+            return WEFT_PENDING;                                               \
+        }                                                                      \
+        weft__fr->live = NULL;                                                 \
+    } while (0)
+
+/*
+ * Give other tasks a turn: wake this task and suspend once (Tokio's
+ * yield_now).  The task goes to the back of the run queue.
+ */
+#define weft_yield()                                                           \
+    do {                                                                       \
+        static const weft_site weft__site_ = {__FILE__, __func__,              \
+                                              "weft_yield()", __LINE__};       \
+        WEFT__CHECK_AWAIT(weft__fr, &weft__site_);                             \
+        weft__fr->site = &weft__site_;                                         \
+        weft__fr->live = NULL;                                                 \
+        weft_waker_wake_by_ref(cx->waker);                                     \
+        cx->parked = weft__fr;                                                 \
+        return WEFT_PENDING;                                                   \
+    case __LINE__:                                                             \
+        if (cx == NULL) goto weft__cancel_point;                               \
+    } while (0)
+
+/* Finish now: run the finally section (if any), then complete. */
+#define weft_return goto weft__return_point
+
+/*
+ * Start of the cleanup section, written as a label: `weft_finally:`.  Runs on
+ * completion (falling into it), on weft_return and on cancellation.
+ */
+#define weft_finally                                                           \
+    weft__fr->site = &weft__site_fin;                                          \
+    goto weft__finally_label;                                                  \
+    case WEFT__LINE_FIN:                                                       \
+    weft__finally_label
+
+/* In weft_finally: nonzero when the frame is being cancelled (dropped). */
+#define weft_cancelled() (weft__fr->site == &weft__site_cancel)
+
+/* ---- inspection -------------------------------------------------------- */
+
+/* Nonzero once the frame has completed (or been dropped). */
+static inline int weft_frame_done(const weft_frame *fr);
+
+/*
+ * Print the chain of awaits starting at fr, one line per frame, innermost
+ * last: "  at file:line in func: awaiting expr".  For task dumps and
+ * debugging; call it only while the frame is not being polled.
+ */
+void weft_frame_dump(const weft_frame *fr, FILE *out);
+
+/* ---- implementation details -------------------------------------------- */
+
+#define WEFT__CAT_(a, b) a##b
+#define WEFT__CAT(a, b) WEFT__CAT_(a, b)
+
+#define WEFT__LINE_FIN (-1)  /* dispatch value of the finally section */
+#define WEFT__LINE_DONE (-2) /* dispatch value of a completed frame */
+
+extern const weft_site weft__site_fin;    /* finishing normally */
+extern const weft_site weft__site_cancel; /* finishing by cancellation */
+extern const weft_site weft__site_done;   /* completed */
+
+/* Report a broken rule at site s and abort: these are bugs, not bad input. */
+void weft__frame_panic(const weft_site *s, const char *what);
+
+static inline int weft__frame_in_finally(const weft_frame *fr) {
+    return fr->site == &weft__site_fin || fr->site == &weft__site_cancel;
+}
+
+/* The case to jump to on entry.  cx == NULL: cancel. */
+static inline int weft__frame_line(weft_frame *fr, weft_cx *cx) {
+    const weft_site *s = fr->site;
+    if (s == NULL) {
+        if (cx != NULL) return 0;
+        fr->site = &weft__site_cancel; /* dropped before it started */
+        return WEFT__LINE_FIN;
+    }
+#ifndef NDEBUG
+    if (s == &weft__site_done && cx != NULL)
+        weft__frame_panic(s, "polled again after it returned WEFT_READY");
+#endif
+    return s->line;
+}
+
+/*
+ * No case matched: fine when finishing a frame without a finally section or
+ * dropping a completed one; anything else means the resume label is not the
+ * dispatcher's.
+ */
+static inline void weft__frame_skip(const weft_frame *fr) {
+    int line = fr->site ? fr->site->line : 0;
+    if (line != WEFT__LINE_FIN && line != WEFT__LINE_DONE)
+        weft__frame_panic(fr->site, "resumed at an await its dispatcher cannot "
+                                    "reach (an await inside a switch?)");
+}
+
+static inline weft_frame *weft__frame_done(weft_frame *fr) {
+    fr->site = &weft__site_done;
+    fr->live = NULL;
+    return NULL;
+}
+
+static inline int weft_frame_done(const weft_frame *fr) {
+    return fr->site == &weft__site_done;
+}
+
+#ifndef NDEBUG
+#define WEFT__CHECK_AWAIT(fr, site)                                            \
+    do {                                                                       \
+        if (weft__frame_in_finally(fr))                                        \
+            weft__frame_panic(site, "weft_await inside weft_finally");         \
+    } while (0)
+#else
+#define WEFT__CHECK_AWAIT(fr, site) ((void)0)
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_ASYNC_H */

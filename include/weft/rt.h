@@ -1,0 +1,178 @@
+/*
+ * weft/rt.h - the runtime: tasks, join handles and the current-thread
+ * executor.
+ *
+ * Semantics (Tokio's current_thread runtime):
+ *   - weft_block_on drives one future to completion on the calling thread,
+ *     running every spawned task of the runtime meanwhile.  Tasks left when it
+ *     returns stay in the runtime and run on the next weft_block_on.
+ *   - A task is one allocation: a 40-byte header followed by the frame of the
+ *     future it runs.  weft_task_new reserves it; you fill in the frame; then
+ *     weft_task_spawn schedules it and returns its join handle.
+ *   - The join handle (a weft_task pointer holding a reference) is awaited
+ *     with weft_join; the task's output is read from its frame
+ *     (weft_task_frame) while the handle is held.  Releasing the handle
+ *     detaches the task: it keeps running.  weft_task_abort cancels it: its
+ *     frame is dropped (its weft_finally section runs) and the join reports
+ *     -ECANCELED - unless it had already completed.
+ *   - Scheduling: a FIFO run queue; a LIFO slot holding the task most recently
+ *     woken by the running task, which runs next (message passing hands the
+ *     receiver the hot cache), at most max_lifo_polls times in a row; a
+ *     cooperative budget per poll (leaf operations stop succeeding after
+ *     `budget` completions, so a task that is always ready yields); the
+ *     reactor and timers are polled every event_interval tasks, and the
+ *     queue of wakes from other threads every remote_interval tasks.
+ *   - Wakers may be used from any thread: a wake from elsewhere goes through
+ *     a locked remote queue and an eventfd that interrupts epoll_wait.
+ *   - weft_rt_free cancels every task that has not finished (their finally
+ *     sections run) and frees everything.
+ *
+ * Thread rules: a runtime is driven by one thread at a time (the one inside
+ * weft_block_on).  weft_task_new / weft_task_spawn must be called on the
+ * thread that drives it (from its tasks) or, while it is not being driven,
+ * on the thread that owns it.  Join handles may be aborted and released from
+ * any thread; wakers may be used from any thread.
+ */
+#ifndef WEFT_RT_H
+#define WEFT_RT_H
+
+#include "async.h"
+#include "future.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_task weft_task;
+
+/* Runtime settings.  Zero in any field means "the default". */
+typedef struct weft_rt_config {
+    unsigned budget;          /* coop budget per task poll (128) */
+    unsigned event_interval;  /* task polls between reactor/timer polls (61) */
+    unsigned remote_interval; /* task polls between remote-queue checks (31) */
+    unsigned max_lifo_polls;  /* LIFO-slot polls in a row (3) */
+    unsigned max_events;      /* epoll events per turn (1024) */
+    int disable_lifo;         /* nonzero: no LIFO slot, strict FIFO */
+    int start_paused;         /* nonzero: the clock starts paused */
+} weft_rt_config;
+
+/*
+ * Create a runtime.  cfg may be NULL for the defaults.  On success *out owns
+ * the runtime (free it with weft_rt_free) and 0 is returned; otherwise a
+ * negative errno (-ENOMEM, -EMFILE, ...) and *out is NULL.
+ */
+int weft_rt_new(weft_rt **out, const weft_rt_config *cfg);
+
+/*
+ * Shut the runtime down and free it: cancels every task that has not
+ * finished (finally sections run, join handles report -ECANCELED), releases
+ * timers and I/O registrations, closes its descriptors.  Join handles and
+ * wakers that outlive it stay valid to release.  Sockets still open are
+ * detached (their operations then fail with -ESHUTDOWN); close them as usual.
+ * Must not be called from inside the runtime.  NULL is ignored.
+ */
+void weft_rt_free(weft_rt *rt);
+
+/*
+ * Drive the future (poll, frame) to completion on this thread, running the
+ * runtime's tasks meanwhile.  frame is the caller's and must stay valid and
+ * in place until this returns; read its output from it afterwards.
+ * Returns 0, -ENOMEM, -EDEADLK when this thread is already inside a
+ * runtime, or -EINVAL for NULL arguments.
+ */
+int weft_block_on(weft_rt *rt, weft_poll_fn poll, void *frame);
+
+/*
+ * Reserve a task that will run poll(frame) and return its frame: zeroed
+ * memory of `type`, for you to initialise before weft_task_spawn.  The task
+ * belongs to rt (inside a task: cx->rt).  NULL with errno ENOMEM, ESHUTDOWN
+ * (runtime shutting down) or EINVAL (alignment above 16).  A frame you
+ * decide not to spawn must still be spawned or dropped with
+ * weft_task_discard.
+ */
+#define weft_task_new(rt, type, poll)                                          \
+    ((type *)weft_task_alloc((rt), sizeof(type), _Alignof(type), (poll),       \
+                             #type " @ " __FILE__ ":" WEFT__STR(__LINE__)))
+
+/* The function behind weft_task_new; site names the spawn site for dumps. */
+void *weft_task_alloc(weft_rt *rt, size_t size, size_t align, weft_poll_fn poll,
+                      const char *site);
+
+/*
+ * Schedule the task whose frame came from weft_task_new.  Returns its join
+ * handle, owned by the caller (release it with weft_task_release).
+ */
+weft_task *weft_task_spawn(void *frame);
+
+/* Schedule the task and keep no handle (fire and forget). */
+void weft_task_spawn_detached(void *frame);
+
+/* Free a frame from weft_task_new without running it (its poll never runs). */
+void weft_task_discard(void *frame);
+
+/*
+ * Await the task's completion.  Poll expression: READY when it finished;
+ * *status (may be NULL) is 0 if it ran to completion or -ECANCELED if it was
+ * cancelled.  Polling again after READY is READY again.  cx == NULL stops
+ * waiting (the task is not affected).  Cancel-safe.
+ */
+weft_poll weft_join(weft_task *t, weft_cx *cx, int *status);
+
+/* The task's frame (its output), valid while the handle is held. */
+void *weft_task_frame(weft_task *t);
+
+/*
+ * Cancel the task: it will not be polled again; its frame is dropped on the
+ * runtime's thread (synchronously if called there while the task is not
+ * running).  No effect once it finished.  Any thread.
+ */
+void weft_task_abort(weft_task *t);
+
+/* Release the handle; the task keeps running (detached).  Any thread. */
+void weft_task_release(weft_task *t);
+
+/* Nonzero once the task finished (completed or cancelled). */
+int weft_task_is_finished(const weft_task *t);
+
+/* The task's id: nonzero, counting up from 1 per runtime. */
+uint64_t weft_task_id(const weft_task *t);
+
+/* The id of the task being polled with cx, or 0 when cx is not a task's. */
+uint64_t weft_task_current_id(const weft_cx *cx);
+
+/* ---- observing ----------------------------------------------------------- */
+
+/* Counters of a runtime (for tests, tuning and dumps). */
+typedef struct weft_rt_stats {
+    uint64_t spawned;        /* tasks spawned */
+    uint64_t alive;          /* tasks allocated and not yet freed */
+    uint64_t polls;          /* task polls */
+    uint64_t lifo_polls;     /* of which from the LIFO slot */
+    uint64_t remote_wakes;   /* wakes that came through the remote queue */
+    uint64_t turns;          /* reactor turns */
+    uint64_t parks;          /* turns that blocked in epoll_wait */
+    uint64_t io_registered;  /* live I/O registrations */
+    uint64_t timers;         /* armed timers */
+} weft_rt_stats;
+
+void weft_rt_stats_get(weft_rt *rt, weft_rt_stats *out);
+
+/*
+ * Print every unfinished task: id, spawn site, state and its chain of awaits
+ * (the async backtrace).  Call on the runtime's thread: from a task, or while
+ * the runtime is not being driven.
+ */
+void weft_rt_dump(weft_rt *rt, FILE *out);
+
+#define WEFT__STR_(x) #x
+#define WEFT__STR(x) WEFT__STR_(x)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_RT_H */

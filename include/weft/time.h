@@ -1,0 +1,181 @@
+/*
+ * weft/time.h - sleeping, intervals, timeouts and the runtime clock.
+ *
+ * Time is counted in milliseconds on the runtime's clock (weft_instant), which
+ * starts near 0 when the runtime is created and is monotonic.  Timers live in
+ * a hierarchical wheel owned by the runtime (1 ms resolution, O(1) insert and
+ * cancel); the entry of each timer is embedded in the frame that waits on it,
+ * so sleeping allocates nothing.
+ *
+ * A sleep of d ms completes no earlier than d ms after it started and, on an
+ * idle runtime, within about a millisecond after that.
+ *
+ * The paused clock (weft_time_pause, or weft_rt_config.start_paused) stops
+ * time for tests: it moves only by weft_time_advance, or by itself when every
+ * task is idle and a timer is pending, in which case it jumps straight to the
+ * next timer's deadline.  A test that sleeps an hour runs in microseconds.
+ *
+ * Thread rules: all of this is for the thread that drives the runtime, from
+ * inside its tasks (weft_now and the pause functions also from the thread
+ * that owns the runtime while it is not being driven).
+ */
+#ifndef WEFT_TIME_H
+#define WEFT_TIME_H
+
+#include "future.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A point on a runtime's clock, in milliseconds. */
+typedef uint64_t weft_instant;
+
+/*
+ * A timer entry.  Embed it in a frame (zero-initialised = idle).  Its fields
+ * are the runtime's; do not touch them while the timer is armed.
+ */
+typedef struct weft_timer {
+    struct weft_timer *next, *prev; /* wheel slot list */
+    weft_instant deadline;          /* fires when the clock reaches this */
+    weft_waker *waker;              /* woken when it fires */
+    uint8_t state;                  /* WEFT__TIMER_* */
+    uint8_t level, slot;            /* position in the wheel while armed */
+} weft_timer;
+
+enum { WEFT__TIMER_IDLE = 0, WEFT__TIMER_ARMED = 1, WEFT__TIMER_FIRED = 2 };
+
+/* The state of one sleep: a timer entry in the caller's frame. */
+typedef weft_timer weft_sleep_op;
+
+/* The runtime's clock now (paused-aware). */
+weft_instant weft_now(weft_rt *rt);
+
+/*
+ * Sleep for ms milliseconds.  Poll expression: READY once the time has passed
+ * (at once when ms == 0).  The op must stay in place while pending; after
+ * READY it is idle again and can be reused.  cx == NULL cancels: the entry
+ * leaves the wheel.  Cancel-safe.  Fails only when polled outside a runtime
+ * (cx->rt == NULL): READY at once.
+ */
+weft_poll weft_sleep(weft_sleep_op *op, weft_cx *cx, uint64_t ms);
+
+/* Sleep until the clock reads deadline (READY at once if it has passed). */
+weft_poll weft_sleep_until(weft_sleep_op *op, weft_cx *cx, weft_instant deadline);
+
+/* ---- intervals --------------------------------------------------------- */
+
+/* What an interval does when ticks were missed (the task was late). */
+typedef enum weft_missed_tick {
+    /* Fire the missed ticks back to back until caught up (Tokio's default). */
+    WEFT_MISSED_BURST = 0,
+    /* Restart the schedule: the next tick is one period after this one. */
+    WEFT_MISSED_DELAY,
+    /* Drop the missed ticks: the next tick is the next one on the original
+     * schedule that is still in the future. */
+    WEFT_MISSED_SKIP,
+} weft_missed_tick;
+
+typedef struct weft_interval {
+    weft_timer timer;
+    uint64_t period;        /* ms, at least 1 */
+    weft_instant next;      /* deadline of the next tick */
+    weft_missed_tick missed;
+    uint8_t started;
+} weft_interval;
+
+/*
+ * Initialise an interval that ticks every period_ms (0 is taken as 1).  The
+ * first tick completes at once, on the first poll; the schedule starts then.
+ */
+void weft_interval_init(weft_interval *iv, uint64_t period_ms, weft_missed_tick missed);
+
+/*
+ * Wait for the next tick.  Poll expression; *when (may be NULL) receives the
+ * scheduled time of the tick that completed.  cx == NULL cancels the wait
+ * (the schedule is kept).  Cancel-safe: a cancelled tick is not lost.
+ */
+weft_poll weft_interval_tick(weft_interval *iv, weft_cx *cx, weft_instant *when);
+
+/* Restart the schedule: the next tick is one period from now. */
+void weft_interval_reset(weft_interval *iv, weft_rt *rt);
+
+/* ---- timeouts ---------------------------------------------------------- */
+
+/* The state of one timeout: its timer and the outcome. */
+typedef struct weft_timeout_op {
+    weft_timer timer;
+    int err;       /* after READY: 0, or -ETIMEDOUT when the time ran out */
+    weft_cx *cx;   /* scratch for weft_timeout */
+} weft_timeout_op;
+
+/*
+ * weft_timeout(op, ms, expr): a poll expression that polls expr, giving it ms
+ * milliseconds.  For use in weft_await inside an async function:
+ *
+ *     weft_await(weft_timeout(&self->to, 5000,
+ *                             weft_tcp_read(self->sock, cx, buf, len, &self->n)));
+ *     if (self->to.err == -ETIMEDOUT) ...
+ *
+ * expr is polled first on every poll, so an operation that completes in the
+ * same poll as the deadline passes wins (as Tokio's timeout does).  When the
+ * time runs out expr is dropped (evaluated once with cx == NULL, so the
+ * operation releases what it held) and op->err is -ETIMEDOUT; otherwise
+ * op->err is 0 and expr's own outcome is wherever expr put it.
+ */
+#define weft_timeout(op, ms, expr)                                             \
+    ((cx) == NULL                                                              \
+         ? ((void)(expr), weft__timeout_drop(op), WEFT_READY)                  \
+     : (expr) == WEFT_READY                                                    \
+         ? weft__timeout_done(op)                                              \
+     : weft__timeout_expired((op), cx, (ms))                                   \
+         ? ((op)->cx = cx, cx = NULL, (void)(expr), cx = (op)->cx, WEFT_READY) \
+         : WEFT_PENDING)
+
+/* The same with an absolute deadline on the runtime clock. */
+#define weft_timeout_at(op, deadline, expr)                                    \
+    ((cx) == NULL                                                              \
+         ? ((void)(expr), weft__timeout_drop(op), WEFT_READY)                  \
+     : (expr) == WEFT_READY                                                    \
+         ? weft__timeout_done(op)                                              \
+     : weft__timeout_expired_at((op), cx, (deadline))                          \
+         ? ((op)->cx = cx, cx = NULL, (void)(expr), cx = (op)->cx, WEFT_READY) \
+         : WEFT_PENDING)
+
+/*
+ * Timeout around a type-erased future f (which the caller owns).  READY with
+ * op->err = 0 when f completed, or -ETIMEDOUT after dropping f.  cx == NULL
+ * drops both.
+ */
+weft_poll weft_timeout_future(weft_timeout_op *op, weft_cx *cx, uint64_t ms, weft_future f);
+
+/* ---- the paused clock -------------------------------------------------- */
+
+/* Stop the runtime's clock.  Returns 0, or -EALREADY if paused. */
+int weft_time_pause(weft_rt *rt);
+
+/* Let the clock run again from where it stands.  0, or -EALREADY if running. */
+int weft_time_resume(weft_rt *rt);
+
+/*
+ * Move a paused clock forward by ms and fire the timers that came due (their
+ * tasks run when the caller yields).  Returns 0, or -EINVAL when the clock is
+ * not paused.
+ */
+int weft_time_advance(weft_rt *rt, uint64_t ms);
+
+/* Nonzero when the clock is paused. */
+int weft_time_is_paused(weft_rt *rt);
+
+/* ---- implementation details -------------------------------------------- */
+
+weft_poll weft__timeout_done(weft_timeout_op *op);
+void weft__timeout_drop(weft_timeout_op *op);
+int weft__timeout_expired(weft_timeout_op *op, weft_cx *cx, uint64_t ms);
+int weft__timeout_expired_at(weft_timeout_op *op, weft_cx *cx, weft_instant deadline);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_TIME_H */

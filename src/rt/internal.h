@@ -1,0 +1,180 @@
+/*
+ * src/rt/internal.h - the runtime's insides, shared by src/rt, src/time,
+ * src/io users (net) and src/sync.
+ *
+ * Two parts.  `weft_rt` is the core: run queue, LIFO slot, timer wheel,
+ * reactor; it is touched only by the thread driving the runtime.  `weft__shared`
+ * is what tasks and wakers reach from any thread: the remote queue, the
+ * eventfd, and the task heap.  The shared part is reference-counted by the
+ * core and by every allocated task, so a waker or join handle that outlives
+ * the runtime still points at valid memory (its wake finds the task finished,
+ * or the remote queue closed, and only drops a reference).
+ */
+#ifndef WEFT_SRC_RT_INTERNAL_H
+#define WEFT_SRC_RT_INTERNAL_H
+
+#include <weft/rt.h>
+#include <weft/time.h>
+
+#include "../io/reactor.h"
+#include "../time/wheel.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* ---- tasks ------------------------------------------------------------- */
+
+/*
+ * The task header.  The frame follows at offset 40, or 48 when the frame
+ * type needs 16-byte alignment (TASK_FRAME16).
+ *
+ * state: lifecycle bits and, above them, the reference count.  References are
+ * held by: the scheduler from spawn until the task finishes (OWNED); the run
+ * queue while the task is queued (one per NOTIFIED episode); the join handle;
+ * each waker clone.
+ */
+struct weft_task {
+    weft_waker waker;          /* the task is its own waker */
+    _Atomic uint32_t state;
+    uint32_t id;
+    weft_poll_fn poll;         /* the root future's poll function */
+    const char *site;          /* "type @ file:line" of weft_task_new */
+    weft_waker *join_waker;    /* guarded by TASK_JOIN_WAKER, see task.c */
+};
+
+enum {
+    TASK_RUNNING = 1u << 0,           /* being polled */
+    TASK_NOTIFIED = 1u << 1,          /* queued, or to be re-queued after the poll */
+    TASK_COMPLETE = 1u << 2,          /* finished; the frame holds the output */
+    TASK_CANCELLED = 1u << 3,         /* abort requested */
+    TASK_JOIN_INTEREST = 1u << 4,     /* a join handle exists */
+    TASK_JOIN_WAKER = 1u << 5,        /* join_waker is set (access protocol) */
+    TASK_OUTCOME_CANCELLED = 1u << 6, /* finished by cancellation */
+    TASK_FRAME16 = 1u << 7,           /* frame at offset 48 */
+    TASK_REF_ONE = 1u << 8,
+};
+#define TASK_REF_MAX (UINT32_MAX / TASK_REF_ONE)
+
+#define WEFT__TASK_HEADER 40u
+
+_Static_assert(sizeof(struct weft_task) == WEFT__TASK_HEADER, "task header is 40 bytes");
+
+static inline void *weft__task_frame(const weft_task *t) {
+    uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+    return (char *)t + ((s & TASK_FRAME16) ? 48 : 40);
+}
+
+/* Slots are 16-aligned: t + 40 is 8 (mod 16), t + 48 is 0 (mod 16). */
+static inline weft_task *weft__task_of_frame(void *frame) {
+    uintptr_t f = (uintptr_t)frame;
+    return (weft_task *)(f - ((f & 15u) ? 40 : 48));
+}
+
+extern const weft_waker_vtable weft__task_waker_vtable;
+
+static inline int weft__is_task_waker(const weft_waker *w) {
+    return w && w->vtable == &weft__task_waker_vtable;
+}
+
+void weft__task_drop_ref(weft_task *t);
+
+/* ---- the task heap (src/rt/heap.c) ------------------------------------- */
+
+typedef struct weft__shared weft__shared;
+
+#define WEFT__CHUNK_SIZE ((size_t)64 * 1024)
+#define WEFT__NCLASSES 64
+
+typedef struct weft__chunk weft__chunk;
+
+typedef struct weft__heap {
+    weft__chunk *chunks;                  /* every chunk (for enumeration) */
+    weft__chunk *partial[WEFT__NCLASSES]; /* chunks of a class with room */
+    weft__chunk *empty;                   /* one spare chunk kept mapped */
+    _Atomic(void *) remote_free;          /* slots freed on other threads */
+    size_t nchunks;
+    unsigned walking;                     /* inside weft__heap_foreach */
+} weft__heap;
+
+/* Allocate a 16-aligned slot of at least size bytes (owner thread). */
+void *weft__heap_alloc(weft__shared *sh, size_t size);
+/* Free a slot; any thread (frees off the owner thread are queued). */
+void weft__heap_free(void *slot);
+/* The shared part a slot belongs to. */
+weft__shared *weft__slot_shared(const void *slot);
+/* Take back slots freed on other threads (owner thread). */
+void weft__heap_collect(weft__shared *sh);
+/* Call fn for every allocated slot whose first word is nonzero. */
+void weft__heap_foreach(weft__shared *sh, void (*fn)(void *slot, void *arg), void *arg);
+/* Unmap everything (when the last reference to the shared part goes). */
+void weft__heap_destroy(weft__heap *h);
+
+/* ---- the shared part --------------------------------------------------- */
+
+struct weft__shared {
+    _Atomic size_t refs; /* the core + each allocated task */
+    weft_rt *owner;      /* the core, or NULL once freed (owner thread only) */
+
+    pthread_mutex_t lock; /* remote queue */
+    weft_task **remote;
+    size_t remote_len, remote_cap;
+    int closed;                  /* under lock: the runtime is gone */
+    _Atomic int remote_pending;  /* remote_len != 0, readable without lock */
+    _Atomic int parked;          /* the driver is (about to be) in epoll_wait */
+    _Atomic int signaled;        /* the eventfd has been written since park */
+    int wake_fd;                 /* eventfd */
+
+    weft__heap heap;
+};
+
+void weft__shared_release(weft__shared *sh);
+
+/* Push t (holding a queue reference) onto the remote queue; any thread. */
+void weft__remote_schedule(weft__shared *sh, weft_task *t);
+
+/* ---- the core ---------------------------------------------------------- */
+
+struct weft_rt {
+    weft__shared *sh;
+    weft_rt_config cfg;
+
+    /* run queue: a ring of task pointers (each holds a queue reference) */
+    weft_task **q;
+    size_t qcap, qhead, qlen;
+    weft_task *lifo;
+    unsigned lifo_run;  /* LIFO polls in a row */
+    weft_task *current; /* being polled */
+    int driving;        /* inside weft_block_on */
+    int closing;        /* inside weft_rt_free */
+    uint32_t next_id;
+
+    /* time */
+    uint64_t origin_ns; /* CLOCK_MONOTONIC at creation */
+    int paused;
+    uint64_t paused_ns; /* the clock while paused */
+    int64_t offset_ns;  /* added to real time (time spent paused is skipped) */
+    weft__wheel wheel;
+
+    weft__reactor io;
+
+    weft_rt_stats st;
+};
+
+/* The runtime being driven on this thread, if any. */
+extern _Thread_local weft_rt *weft__tls_rt;
+
+/* Schedule t (holding a queue reference) from whatever thread we are on. */
+void weft__schedule(weft_task *t);
+/* The same for a task just spawned (never the LIFO slot). */
+void weft__schedule_spawned(weft_task *t);
+
+/* ---- time (src/time/time.c) -------------------------------------------- */
+
+uint64_t weft__clock_ns(weft_rt *rt); /* ns since creation, paused-aware */
+/* Fire every due timer; returns how many. */
+size_t weft__timers_process(weft_rt *rt);
+/* ms until the next timer (rounded up), or -1 when none. */
+int weft__timers_timeout(weft_rt *rt);
+
+#endif /* WEFT_SRC_RT_INTERNAL_H */

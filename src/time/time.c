@@ -1,0 +1,231 @@
+/*
+ * src/time/time.c - the runtime clock, sleeps, intervals, timeouts and the
+ * paused clock (see include/weft/time.h).
+ *
+ * The clock counts nanoseconds from the runtime's creation; timers work in
+ * whole milliseconds.  A sleep's deadline is rounded up to the next
+ * millisecond, so it never completes early; the wheel fires an entry when its
+ * current time (the clock rounded down) reaches the deadline.
+ */
+#define _GNU_SOURCE
+#include "../rt/internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <time.h>
+
+#define NS_PER_MS 1000000u
+
+static uint64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t weft__clock_ns(weft_rt *rt) {
+    if (rt->paused) return rt->paused_ns;
+    return (uint64_t)((int64_t)(mono_ns() - rt->origin_ns) + rt->offset_ns);
+}
+
+weft_instant weft_now(weft_rt *rt) { return weft__clock_ns(rt) / NS_PER_MS; }
+
+size_t weft__timers_process(weft_rt *rt) {
+    if (weft__wheel_count(&rt->wheel) == 0) return 0;
+    uint64_t now = weft_now(rt);
+    if (weft__wheel_next_deadline(&rt->wheel) > now) return 0;
+    size_t n = 0;
+    weft_timer *e;
+    while ((e = weft__wheel_poll(&rt->wheel, now))) {
+        weft_waker *w = e->waker;
+        e->waker = NULL;
+        weft_waker_wake(w);
+        n++;
+    }
+    return n;
+}
+
+int weft__timers_timeout(weft_rt *rt) {
+    uint64_t next = weft__wheel_next_deadline(&rt->wheel);
+    if (next == UINT64_MAX) return -1;
+    uint64_t now = weft__clock_ns(rt);
+    if (next > UINT64_MAX / NS_PER_MS) return INT_MAX;
+    uint64_t at = next * NS_PER_MS;
+    if (at <= now) return 0;
+    uint64_t ms = (at - now + NS_PER_MS - 1) / NS_PER_MS;
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/*
+ * The runtime whose wheel holds an armed timer being cancelled.  Cancels run
+ * on the driving thread (task cancellation, a parent frame's drop, shutdown),
+ * where it is the current runtime.  Off it - a frame dropped by hand after
+ * weft_block_on returned - the timer's waker is a task of that runtime.
+ */
+static weft_rt *timer_rt(weft_timer *t) {
+    if (weft__tls_rt) return weft__tls_rt;
+    if (weft__is_task_waker(t->waker)) return weft__slot_shared(t->waker)->owner;
+    return NULL;
+}
+
+static void timer_cancel(weft_timer *t) {
+    if (t->state == WEFT__TIMER_ARMED) {
+        weft_rt *rt = timer_rt(t);
+        if (rt) weft__wheel_remove(&rt->wheel, t);
+    }
+    weft_waker_drop(t->waker);
+    t->waker = NULL;
+    t->state = WEFT__TIMER_IDLE;
+}
+
+weft_poll weft_sleep_until(weft_sleep_op *op, weft_cx *cx, weft_instant deadline) {
+    if (cx == NULL) {
+        timer_cancel(op);
+        return WEFT_READY;
+    }
+    if (!weft_coop_poll(cx)) return WEFT_PENDING;
+    switch (op->state) {
+    case WEFT__TIMER_FIRED:
+        op->state = WEFT__TIMER_IDLE;
+        weft_coop_made_progress(cx);
+        return WEFT_READY;
+    case WEFT__TIMER_ARMED:
+        /* Re-polled: the deadline was fixed when the sleep started. */
+        weft_waker_store(&op->waker, cx);
+        return WEFT_PENDING;
+    default:
+        break;
+    }
+    weft_rt *rt = cx->rt;
+    if (!rt || deadline <= weft_now(rt)) {
+        weft_coop_made_progress(cx);
+        return WEFT_READY;
+    }
+    op->deadline = deadline;
+    op->waker = weft_waker_clone(cx->waker);
+    weft__wheel_insert(&rt->wheel, op);
+    return WEFT_PENDING;
+}
+
+weft_poll weft_sleep(weft_sleep_op *op, weft_cx *cx, uint64_t ms) {
+    if (cx == NULL || op->state != WEFT__TIMER_IDLE || ms == 0 || !cx->rt)
+        return weft_sleep_until(op, cx, 0);
+    /* Round up: the sleep lasts at least ms. */
+    uint64_t now = weft__clock_ns(cx->rt);
+    uint64_t deadline = (now + NS_PER_MS - 1) / NS_PER_MS + ms;
+    if (deadline < ms) deadline = UINT64_MAX; /* overflow: for ever */
+    return weft_sleep_until(op, cx, deadline);
+}
+
+/* ---- intervals --------------------------------------------------------- */
+
+void weft_interval_init(weft_interval *iv, uint64_t period_ms, weft_missed_tick missed) {
+    weft_timer zero = {0};
+    iv->timer = zero;
+    iv->period = period_ms ? period_ms : 1;
+    iv->next = 0;
+    iv->missed = missed;
+    iv->started = 0;
+}
+
+weft_poll weft_interval_tick(weft_interval *iv, weft_cx *cx, weft_instant *when) {
+    if (cx == NULL) {
+        timer_cancel(&iv->timer);
+        return WEFT_READY;
+    }
+    if (!iv->started) {
+        if (!cx->rt) return WEFT_READY;
+        iv->started = 1;
+        iv->next = weft_now(cx->rt);
+    }
+    if (weft_sleep_until(&iv->timer, cx, iv->next) == WEFT_PENDING) return WEFT_PENDING;
+    weft_instant tick = iv->next;
+    weft_instant now = cx->rt ? weft_now(cx->rt) : tick;
+    uint64_t p = iv->period;
+    /* Like Tokio, a tick up to 5 ms late is on time, not "missed". */
+    if (now > tick + 5 && now >= tick + p) {
+        switch (iv->missed) {
+        case WEFT_MISSED_DELAY:
+            iv->next = now + p;
+            break;
+        case WEFT_MISSED_SKIP:
+            iv->next = now + p - ((now - tick) % p);
+            break;
+        default:
+            iv->next = tick + p;
+            break;
+        }
+    } else {
+        iv->next = tick + p;
+    }
+    if (when) *when = tick;
+    return WEFT_READY;
+}
+
+void weft_interval_reset(weft_interval *iv, weft_rt *rt) {
+    timer_cancel(&iv->timer);
+    iv->started = 1;
+    iv->next = weft_now(rt) + iv->period;
+}
+
+/* ---- timeouts ---------------------------------------------------------- */
+
+weft_poll weft__timeout_done(weft_timeout_op *op) {
+    timer_cancel(&op->timer);
+    op->err = 0;
+    return WEFT_READY;
+}
+
+void weft__timeout_drop(weft_timeout_op *op) { timer_cancel(&op->timer); }
+
+int weft__timeout_expired_at(weft_timeout_op *op, weft_cx *cx, weft_instant deadline) {
+    if (weft_sleep_until(&op->timer, cx, deadline) == WEFT_PENDING) return 0;
+    op->err = -ETIMEDOUT;
+    return 1;
+}
+
+int weft__timeout_expired(weft_timeout_op *op, weft_cx *cx, uint64_t ms) {
+    if (weft_sleep(&op->timer, cx, ms) == WEFT_PENDING) return 0;
+    op->err = -ETIMEDOUT;
+    return 1;
+}
+
+weft_poll weft_timeout_future(weft_timeout_op *op, weft_cx *cx, uint64_t ms, weft_future f) {
+    if (cx == NULL) {
+        weft_future_drop(f);
+        weft__timeout_drop(op);
+        return WEFT_READY;
+    }
+    if (weft_future_poll(f, cx) == WEFT_READY) return weft__timeout_done(op);
+    if (weft__timeout_expired(op, cx, ms)) {
+        weft_future_drop(f);
+        return WEFT_READY;
+    }
+    return WEFT_PENDING;
+}
+
+/* ---- the paused clock -------------------------------------------------- */
+
+int weft_time_pause(weft_rt *rt) {
+    if (rt->paused) return -EALREADY;
+    rt->paused_ns = weft__clock_ns(rt);
+    rt->paused = 1;
+    return 0;
+}
+
+int weft_time_resume(weft_rt *rt) {
+    if (!rt->paused) return -EALREADY;
+    rt->offset_ns = (int64_t)rt->paused_ns - (int64_t)(mono_ns() - rt->origin_ns);
+    rt->paused = 0;
+    return 0;
+}
+
+int weft_time_advance(weft_rt *rt, uint64_t ms) {
+    if (!rt->paused) return -EINVAL;
+    uint64_t add = ms > (UINT64_MAX - rt->paused_ns) / NS_PER_MS ? UINT64_MAX - rt->paused_ns
+                                                                 : ms * NS_PER_MS;
+    rt->paused_ns += add;
+    weft__timers_process(rt);
+    return 0;
+}
+
+int weft_time_is_paused(weft_rt *rt) { return rt->paused; }

@@ -1,0 +1,591 @@
+/*
+ * tests/rt/test_task.c - tasks, join handles, abort, block_on, shutdown.
+ */
+#include <weft.h>
+
+#include "gate.h"
+#include "test.h"
+
+#include <pthread.h>
+
+/* ---- small frames used by the tests ---------------------------------- */
+
+typedef struct doubler {
+    weft_frame fr;
+    int in, out;
+    int *polled; /* optional: counts polls */
+} doubler;
+
+static weft_poll doubler_poll(void *arg, weft_cx *cx) {
+    doubler *self = arg;
+    weft_async (self) {
+        if (self->polled) (*self->polled)++;
+        self->out = self->in * 2;
+    }
+    return WEFT_READY;
+}
+
+typedef struct waiter {
+    weft_frame fr;
+    gate *g;
+    int started, finished, finally_runs, cancelled;
+} waiter;
+
+static weft_poll waiter_poll(void *arg, weft_cx *cx) {
+    waiter *self = arg;
+    weft_async (self) {
+        self->started = 1;
+        weft_await(gate_wait(self->g, cx));
+        self->finished = 1;
+    weft_finally:
+        self->finally_runs++;
+        self->cancelled = weft_cancelled();
+    }
+    return WEFT_READY;
+}
+
+static weft_rt *new_rt(void) {
+    weft_rt *rt = NULL;
+    if (weft_rt_new(&rt, NULL) != 0) return NULL;
+    return rt;
+}
+
+/* ---- block_on ------------------------------------------------------------ */
+
+static void block_on_drives_future_to_completion(void) {
+    weft_rt *rt = new_rt();
+    CHECK(rt);
+    doubler d = {.in = 21};
+    CHECK_EQ(weft_block_on(rt, doubler_poll, &d), 0);
+    CHECK_EQ(d.out, 42);
+    weft_rt_free(rt);
+}
+
+typedef struct nested {
+    weft_frame fr;
+    weft_rt *rt;
+    int r;
+} nested;
+
+static weft_poll nested_poll(void *arg, weft_cx *cx) {
+    nested *self = arg;
+    weft_async (self) {
+        doubler d = {.in = 1};
+        self->r = weft_block_on(self->rt, doubler_poll, &d);
+    }
+    return WEFT_READY;
+}
+
+static void block_on_inside_runtime_fails_with_edeadlk(void) {
+    weft_rt *rt = new_rt();
+    nested n = {.rt = rt};
+    CHECK_EQ(weft_block_on(rt, nested_poll, &n), 0);
+    CHECK_EQ(n.r, -EDEADLK);
+    weft_rt_free(rt);
+}
+
+static void block_on_rejects_null(void) {
+    weft_rt *rt = new_rt();
+    CHECK_EQ(weft_block_on(NULL, doubler_poll, NULL), -EINVAL);
+    CHECK_EQ(weft_block_on(rt, NULL, NULL), -EINVAL);
+    weft_rt_free(rt);
+}
+
+/* ---- spawn and join ------------------------------------------------------ */
+
+typedef struct spawner {
+    weft_frame fr;
+    int n, i;
+    weft_task **handles;
+    long sum;
+    int status;
+    int polls;
+} spawner;
+
+static weft_poll spawner_poll(void *arg, weft_cx *cx) {
+    spawner *self = arg;
+    weft_async (self) {
+        for (self->i = 0; self->i < self->n; self->i++) {
+            doubler *d = weft_task_new(cx->rt, doubler, doubler_poll);
+            if (!d) weft_return;
+            d->in = self->i;
+            d->polled = &self->polls;
+            self->handles[self->i] = weft_task_spawn(d);
+        }
+        for (self->i = 0; self->i < self->n; self->i++) {
+            weft_await(weft_join(self->handles[self->i], cx, &self->status));
+            if (self->status != 0) weft_return;
+            self->sum += ((doubler *)weft_task_frame(self->handles[self->i]))->out;
+            weft_task_release(self->handles[self->i]);
+        }
+    }
+    return WEFT_READY;
+}
+
+static void spawn_runs_tasks_and_join_yields_outputs(void) {
+    weft_rt *rt = new_rt();
+    weft_task *h[1000];
+    spawner s = {.n = 1000, .handles = h};
+    CHECK_EQ(weft_block_on(rt, spawner_poll, &s), 0);
+    CHECK_EQ(s.status, 0);
+    CHECK_EQ(s.sum, 999L * 1000);
+    CHECK_EQ(s.polls, 1000);
+    weft_rt_stats st;
+    weft_rt_stats_get(rt, &st);
+    CHECK_EQ(st.spawned, 1001); /* and the block_on root */
+    CHECK_EQ(st.alive, 0);
+    weft_rt_free(rt);
+}
+
+static void spawned_task_is_lazy_until_the_runtime_runs(void) {
+    weft_rt *rt = new_rt();
+    int polls = 0;
+    doubler *d = weft_task_new(rt, doubler, doubler_poll);
+    CHECK(d);
+    d->in = 5;
+    d->polled = &polls;
+    weft_task *h = weft_task_spawn(d);
+    CHECK_EQ(polls, 0);
+    CHECK(!weft_task_is_finished(h));
+    doubler other = {.in = 1};
+    CHECK_EQ(weft_block_on(rt, doubler_poll, &other), 0);
+    /* The root completes first, but the spawned task ran in the same loop
+     * or runs on the next block_on. */
+    doubler again = {.in = 1};
+    CHECK_EQ(weft_block_on(rt, doubler_poll, &again), 0);
+    CHECK_EQ(polls, 1);
+    CHECK(weft_task_is_finished(h));
+    CHECK_EQ(((doubler *)weft_task_frame(h))->out, 10);
+    weft_task_release(h);
+    weft_rt_free(rt);
+}
+
+static void task_ids_are_distinct_and_nonzero(void) {
+    weft_rt *rt = new_rt();
+    weft_task *a = weft_task_spawn(weft_task_new(rt, doubler, doubler_poll));
+    weft_task *b = weft_task_spawn(weft_task_new(rt, doubler, doubler_poll));
+    CHECK(weft_task_id(a) != 0);
+    CHECK(weft_task_id(b) != 0);
+    CHECK(weft_task_id(a) != weft_task_id(b));
+    weft_task_release(a);
+    weft_task_release(b);
+    weft_rt_free(rt);
+}
+
+/* The task polled with cx knows its own id. */
+typedef struct whoami {
+    weft_frame fr;
+    uint64_t id;
+} whoami;
+
+static weft_poll whoami_poll(void *arg, weft_cx *cx) {
+    whoami *self = arg;
+    weft_async (self) {
+        self->id = weft_task_current_id(cx);
+    }
+    return WEFT_READY;
+}
+
+typedef struct id_check {
+    weft_frame fr;
+    weft_task *h;
+} id_check;
+
+static weft_poll id_check_poll(void *arg, weft_cx *cx) {
+    id_check *self = arg;
+    weft_async (self) {
+        self->h = weft_task_spawn(weft_task_new(cx->rt, whoami, whoami_poll));
+        weft_await(weft_join(self->h, cx, NULL));
+    }
+    return WEFT_READY;
+}
+
+static void current_task_id_matches_handle(void) {
+    weft_rt *rt = new_rt();
+    id_check c = {0};
+    CHECK_EQ(weft_block_on(rt, id_check_poll, &c), 0);
+    CHECK_EQ(((whoami *)weft_task_frame(c.h))->id, weft_task_id(c.h));
+    weft_cx manual = weft_cx_manual(NULL);
+    CHECK_EQ(weft_task_current_id(&manual), 0);
+    weft_task_release(c.h);
+    weft_rt_free(rt);
+}
+
+/* ---- detach and abort ---------------------------------------------------- */
+
+typedef struct opener {
+    weft_frame fr;
+    gate *g;
+    weft_task *victim;
+    int abort_it;
+    int status;
+    weft_task *h;
+} opener;
+
+static weft_poll detach_poll(void *arg, weft_cx *cx) {
+    opener *self = arg;
+    weft_async (self) {
+        weft_yield(); /* let the waiter park */
+        gate_open(self->g);
+        weft_yield(); /* let it finish */
+    }
+    return WEFT_READY;
+}
+
+static void dropping_join_handle_detaches_task(void) {
+    weft_rt *rt = new_rt();
+    gate g = {0};
+    waiter *w = weft_task_new(rt, waiter, waiter_poll);
+    w->g = &g;
+    weft_task *h = weft_task_spawn(w);
+    waiter *view = weft_task_frame(h);
+    weft_task_release(h); /* detach */
+    (void)view;
+    opener o = {.g = &g};
+    /* the waiter's frame may be freed once it finishes; observe through g */
+    CHECK_EQ(weft_block_on(rt, detach_poll, &o), 0);
+    CHECK(g.open);
+    CHECK(g.waker == NULL); /* it was woken and consumed the wake */
+    weft_rt_stats st;
+    weft_rt_stats_get(rt, &st);
+    CHECK_EQ(st.alive, 0);
+    weft_rt_free(rt);
+}
+
+static weft_poll abort_poll(void *arg, weft_cx *cx) {
+    opener *self = arg;
+    weft_async (self) {
+        weft_yield(); /* the waiter parks on the gate */
+        weft_task_abort(self->victim);
+        weft_await(weft_join(self->victim, cx, &self->status));
+    }
+    return WEFT_READY;
+}
+
+static void abort_cancels_parked_task_and_join_reports_ecanceled(void) {
+    weft_rt *rt = new_rt();
+    gate g = {0};
+    waiter *w = weft_task_new(rt, waiter, waiter_poll);
+    w->g = &g;
+    opener o = {.victim = weft_task_spawn(w)};
+    CHECK_EQ(weft_block_on(rt, abort_poll, &o), 0);
+    CHECK_EQ(o.status, -ECANCELED);
+    waiter *view = weft_task_frame(o.victim);
+    CHECK_EQ(view->started, 1);
+    CHECK_EQ(view->finished, 0);
+    CHECK_EQ(view->finally_runs, 1);
+    CHECK_EQ(view->cancelled, 1);
+    CHECK_EQ(g.cancels, 1); /* the gate's registration was dropped */
+    CHECK(g.waker == NULL);
+    weft_task_release(o.victim);
+    weft_rt_free(rt);
+}
+
+static weft_poll abort_early_poll(void *arg, weft_cx *cx) {
+    opener *self = arg;
+    weft_async (self) {
+        {
+            waiter *w = weft_task_new(cx->rt, waiter, waiter_poll);
+            w->g = self->g;
+            self->victim = weft_task_spawn(w);
+        }
+        weft_task_abort(self->victim); /* before its first poll */
+        weft_await(weft_join(self->victim, cx, &self->status));
+    }
+    return WEFT_READY;
+}
+
+static void abort_before_first_poll_runs_only_finally(void) {
+    weft_rt *rt = new_rt();
+    gate g = {0};
+    opener o = {.g = &g};
+    CHECK_EQ(weft_block_on(rt, abort_early_poll, &o), 0);
+    CHECK_EQ(o.status, -ECANCELED);
+    waiter *view = weft_task_frame(o.victim);
+    CHECK_EQ(view->started, 0);
+    CHECK_EQ(view->finally_runs, 1);
+    CHECK_EQ(view->cancelled, 1);
+    weft_task_release(o.victim);
+    weft_rt_free(rt);
+}
+
+static weft_poll abort_late_poll(void *arg, weft_cx *cx) {
+    opener *self = arg;
+    weft_async (self) {
+        weft_await(weft_join(self->victim, cx, &self->status));
+        weft_task_abort(self->victim); /* after completion: no effect */
+        weft_await(weft_join(self->victim, cx, &self->status));
+    }
+    return WEFT_READY;
+}
+
+static void abort_after_completion_keeps_the_output(void) {
+    weft_rt *rt = new_rt();
+    doubler *d = weft_task_new(rt, doubler, doubler_poll);
+    d->in = 4;
+    opener o = {.victim = weft_task_spawn(d)};
+    CHECK_EQ(weft_block_on(rt, abort_late_poll, &o), 0);
+    CHECK_EQ(o.status, 0);
+    CHECK_EQ(((doubler *)weft_task_frame(o.victim))->out, 8);
+    weft_task_release(o.victim);
+    weft_rt_free(rt);
+}
+
+/* A task that aborts itself while running finishes cancelled after the poll. */
+typedef struct self_abort {
+    weft_frame fr;
+    weft_task **me;
+    gate g;
+    int finally_runs, cancelled, after;
+} self_abort;
+
+static weft_poll self_abort_poll(void *arg, weft_cx *cx) {
+    self_abort *self = arg;
+    weft_async (self) {
+        weft_task_abort(*self->me);
+        weft_await(gate_wait(&self->g, cx));
+        self->after = 1;
+    weft_finally:
+        self->finally_runs++;
+        self->cancelled = weft_cancelled();
+    }
+    return WEFT_READY;
+}
+
+static weft_poll join_self_abort(void *arg, weft_cx *cx) {
+    opener *self = arg;
+    weft_async (self) {
+        weft_await(weft_join(self->victim, cx, &self->status));
+    }
+    return WEFT_READY;
+}
+
+static void abort_of_running_task_takes_effect_after_its_poll(void) {
+    weft_rt *rt = new_rt();
+    weft_task *me = NULL;
+    self_abort *s = weft_task_new(rt, self_abort, self_abort_poll);
+    s->me = &me;
+    me = weft_task_spawn(s);
+    opener o = {.victim = me};
+    CHECK_EQ(weft_block_on(rt, join_self_abort, &o), 0);
+    CHECK_EQ(o.status, -ECANCELED);
+    self_abort *view = weft_task_frame(me);
+    CHECK_EQ(view->after, 0);
+    CHECK_EQ(view->finally_runs, 1);
+    CHECK_EQ(view->cancelled, 1);
+    CHECK_EQ(view->g.cancels, 1);
+    weft_task_release(me);
+    weft_rt_free(rt);
+}
+
+/* Dropping the join wait (cx == NULL) does not affect the task. */
+typedef struct join_then_drop {
+    weft_frame fr;
+    weft_task *h;
+    gate *g;
+} join_then_drop;
+
+static weft_poll join_then_drop_poll(void *arg, weft_cx *cx) {
+    join_then_drop *self = arg;
+    weft_async (self) {
+        weft_await(weft_join(self->h, cx, NULL));
+    }
+    return WEFT_READY;
+}
+
+typedef struct jtd_driver {
+    weft_frame fr;
+    weft_task *joiner, *target;
+    gate *g;
+    int status;
+} jtd_driver;
+
+static weft_poll jtd_driver_poll(void *arg, weft_cx *cx) {
+    jtd_driver *self = arg;
+    weft_async (self) {
+        weft_yield();
+        weft_yield(); /* joiner parked on the target's join */
+        weft_task_abort(self->joiner);
+        weft_await(weft_join(self->joiner, cx, &self->status));
+        gate_open(self->g);
+        weft_await(weft_join(self->target, cx, NULL));
+    }
+    return WEFT_READY;
+}
+
+static void cancelling_a_join_leaves_the_task_running(void) {
+    weft_rt *rt = new_rt();
+    gate g = {0};
+    waiter *w = weft_task_new(rt, waiter, waiter_poll);
+    w->g = &g;
+    weft_task *target = weft_task_spawn(w);
+    join_then_drop *j = weft_task_new(rt, join_then_drop, join_then_drop_poll);
+    j->h = target;
+    weft_task *joiner = weft_task_spawn(j);
+    jtd_driver d = {.joiner = joiner, .target = target, .g = &g};
+    CHECK_EQ(weft_block_on(rt, jtd_driver_poll, &d), 0);
+    CHECK_EQ(d.status, -ECANCELED);
+    waiter *view = weft_task_frame(target);
+    CHECK_EQ(view->finished, 1);
+    CHECK_EQ(view->cancelled, 0);
+    weft_task_release(joiner);
+    weft_task_release(target);
+    weft_rt_free(rt);
+}
+
+/* ---- shutdown ------------------------------------------------------------ */
+
+static void rt_free_cancels_remaining_tasks(void) {
+    weft_rt *rt = new_rt();
+    gate g = {0};
+    weft_task *h[10];
+    for (int i = 0; i < 10; i++) {
+        waiter *w = weft_task_new(rt, waiter, waiter_poll);
+        w->g = &g;
+        h[i] = weft_task_spawn(w);
+    }
+    doubler d = {.in = 1};
+    CHECK_EQ(weft_block_on(rt, doubler_poll, &d), 0);
+    /* let them all park */
+    CHECK_EQ(weft_block_on(rt, doubler_poll, &(doubler){.in = 1}), 0);
+    weft_rt_free(rt);
+    for (int i = 0; i < 10; i++) {
+        CHECK(weft_task_is_finished(h[i]));
+        waiter *view = weft_task_frame(h[i]);
+        CHECK_EQ(view->finally_runs, 1);
+        CHECK_EQ(view->cancelled, 1);
+        weft_task_release(h[i]); /* handles outlive the runtime */
+    }
+}
+
+static void rt_free_cancels_tasks_never_polled(void) {
+    weft_rt *rt = new_rt();
+    gate g = {0};
+    waiter *w = weft_task_new(rt, waiter, waiter_poll);
+    w->g = &g;
+    weft_task *h = weft_task_spawn(w);
+    weft_rt_free(rt);
+    waiter *view = weft_task_frame(h);
+    CHECK_EQ(view->started, 0);
+    CHECK_EQ(view->finally_runs, 1);
+    int st = 1;
+    weft_cx c = weft_cx_manual(NULL);
+    CHECK_EQ(weft_join(h, &c, &st), WEFT_READY);
+    CHECK_EQ(st, -ECANCELED);
+    weft_task_release(h);
+}
+
+static void discarded_frame_is_freed_without_running(void) {
+    weft_rt *rt = new_rt();
+    int polls = 0;
+    doubler *d = weft_task_new(rt, doubler, doubler_poll);
+    d->polled = &polls;
+    weft_task_discard(d);
+    CHECK_EQ(weft_block_on(rt, doubler_poll, &(doubler){.in = 1}), 0);
+    CHECK_EQ(polls, 0);
+    weft_rt_stats st;
+    weft_rt_stats_get(rt, &st);
+    CHECK_EQ(st.alive, 0);
+    weft_rt_free(rt);
+}
+
+static void task_new_fails_with_einval_on_bad_alignment(void) {
+    weft_rt *rt = new_rt();
+    errno = 0;
+    CHECK(weft_task_alloc(rt, 64, 32, doubler_poll, "x") == NULL);
+    CHECK_EQ(errno, EINVAL);
+    CHECK(weft_task_alloc(NULL, 64, 8, doubler_poll, "x") == NULL);
+    weft_rt_free(rt);
+}
+
+/* A frame type that needs 16-byte alignment lands aligned. */
+typedef struct aligned16 {
+    weft_frame fr;
+    _Alignas(16) unsigned char v[32];
+    int ok;
+} aligned16;
+
+static weft_poll aligned16_poll(void *arg, weft_cx *cx) {
+    aligned16 *self = arg;
+    weft_async (self) {
+        self->ok = ((uintptr_t)self % 16 == 0) && ((uintptr_t)self->v % 16 == 0);
+    }
+    return WEFT_READY;
+}
+
+static void frames_needing_16_byte_alignment_are_aligned(void) {
+    weft_rt *rt = new_rt();
+    aligned16 *a = weft_task_new(rt, aligned16, aligned16_poll);
+    CHECK(a);
+    CHECK_EQ((uintptr_t)a % 16, 0);
+    weft_task *h = weft_task_spawn(a);
+    CHECK(weft_task_frame(h) == a);
+    CHECK_EQ(weft_block_on(rt, doubler_poll, &(doubler){0}), 0);
+    CHECK_EQ(weft_block_on(rt, doubler_poll, &(doubler){0}), 0);
+    CHECK(weft_task_is_finished(h));
+    CHECK_EQ(((aligned16 *)weft_task_frame(h))->ok, 1);
+    weft_task_release(h);
+    weft_rt_free(rt);
+}
+
+static void large_frames_get_their_own_chunk(void) {
+    weft_rt *rt = new_rt();
+    void *big = weft_task_alloc(rt, 200000, 8, doubler_poll, "big");
+    CHECK(big);
+    memset(big, 0, 200000);
+    ((doubler *)big)->in = 3;
+    weft_task *h = weft_task_spawn(big);
+    CHECK_EQ(weft_block_on(rt, doubler_poll, &(doubler){0}), 0);
+    CHECK_EQ(weft_block_on(rt, doubler_poll, &(doubler){0}), 0);
+    CHECK_EQ(((doubler *)weft_task_frame(h))->out, 6);
+    weft_task_release(h);
+    weft_rt_free(rt);
+}
+
+/* ---- dump ---------------------------------------------------------------- */
+
+static void dump_prints_each_task_and_its_await_chain(void) {
+    weft_rt *rt = new_rt();
+    gate g = {0};
+    waiter *w = weft_task_new(rt, waiter, waiter_poll);
+    w->g = &g;
+    weft_task *h = weft_task_spawn(w);
+    CHECK_EQ(weft_block_on(rt, doubler_poll, &(doubler){0}), 0);
+    CHECK_EQ(weft_block_on(rt, doubler_poll, &(doubler){0}), 0);
+    char buf[4096] = {0};
+    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+    weft_rt_dump(rt, f);
+    fclose(f);
+    CHECK(strstr(buf, "idle") != NULL);
+    CHECK(strstr(buf, "spawned at waiter @ tests/rt/test_task.c:") != NULL);
+    CHECK(strstr(buf, "in waiter_poll: awaiting gate_wait(self->g, cx)") != NULL);
+    weft_task_release(h);
+    weft_rt_free(rt);
+}
+
+int main(int argc, char **argv) {
+    return test_main(argc, argv,
+                     (const test_case[]){
+                         TEST(block_on_drives_future_to_completion),
+                         TEST(block_on_inside_runtime_fails_with_edeadlk),
+                         TEST(block_on_rejects_null),
+                         TEST(spawn_runs_tasks_and_join_yields_outputs),
+                         TEST(spawned_task_is_lazy_until_the_runtime_runs),
+                         TEST(task_ids_are_distinct_and_nonzero),
+                         TEST(current_task_id_matches_handle),
+                         TEST(dropping_join_handle_detaches_task),
+                         TEST(abort_cancels_parked_task_and_join_reports_ecanceled),
+                         TEST(abort_before_first_poll_runs_only_finally),
+                         TEST(abort_after_completion_keeps_the_output),
+                         TEST(abort_of_running_task_takes_effect_after_its_poll),
+                         TEST(cancelling_a_join_leaves_the_task_running),
+                         TEST(rt_free_cancels_remaining_tasks),
+                         TEST(rt_free_cancels_tasks_never_polled),
+                         TEST(discarded_frame_is_freed_without_running),
+                         TEST(task_new_fails_with_einval_on_bad_alignment),
+                         TEST(frames_needing_16_byte_alignment_are_aligned),
+                         TEST(large_frames_get_their_own_chunk),
+                         TEST(dump_prints_each_task_and_its_await_chain),
+                         {0},
+                     });
+}
