@@ -12,5 +12,6 @@
 #include "weft/async.h"
 #include "weft/rt.h"
 #include "weft/time.h"
+#include "weft/sync.h"
 
 #endif /* WEFT_H */

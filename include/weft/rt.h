@@ -149,7 +149,9 @@ uint64_t weft_task_current_id(const weft_cx *cx);
 /* Counters of a runtime (for tests, tuning and dumps). */
 typedef struct weft_rt_stats {
     uint64_t spawned;        /* tasks spawned */
-    uint64_t alive;          /* tasks allocated and not yet freed */
+    uint64_t alive;          /* tasks not yet finished */
+    uint64_t tasks_held;     /* task memory still referenced (by the runtime,
+                                join handles or wakers kept anywhere) */
     uint64_t polls;          /* task polls */
     uint64_t lifo_polls;     /* of which from the LIFO slot */
     uint64_t remote_wakes;   /* wakes that came through the remote queue */

@@ -9,12 +9,14 @@
  * free are a few instructions.
  *
  * Layout: a chunk is a 64 KiB-aligned mapping; its header is at the start and
- * slots of one size class follow from offset 128.  Classes step by 16 bytes up
- * to 256 and then by eighths of each power of two up to 16 KiB; bigger
- * requests get a chunk of their own.  Slots are handed out by bumping through
- * a fresh chunk, then from the chunk's free list.
+ * slots of one size class follow from offset 128.  Classes step by 8 bytes up
+ * to 256 (a parked task is about 90 bytes; 16-byte steps would waste 8 of
+ * them) and then by eighths of each power of two up to 16 KiB; bigger
+ * requests get a chunk of their own.  Slots are 8-aligned.  Slots are handed
+ * out by bumping through a fresh chunk, then from the chunk's free list.
  *
- * Slot states: a slot whose first word is NULL is free.  A free on the owner
+ * Slot states: a slot whose first word is NULL is free.  The free functions
+ * accept any pointer into a slot.  A free on the owner
  * thread pushes the slot on its chunk's free list at once.  A free from any
  * other thread only pushes it on an atomic stack (linked through the slot's
  * third word, leaving the first two words - the task's vtable and state -
@@ -50,23 +52,34 @@ _Static_assert(sizeof(struct weft__chunk) <= DATA_OFFSET, "chunk header fits");
 
 /* Free-list link of a slot on a chunk's local list: the second word. */
 #define LOCAL_LINK(slot) (((void **)(slot))[1])
-/* Link on the remote stack: the third word (keeps vtable and state intact). */
-#define REMOTE_LINK(slot) (((void **)(slot))[2])
+/* Link on the remote stack: the fourth word, which is neither the first word
+ * (the "allocated" mark) nor, with or without the 8-byte shift of an aligned
+ * task, the task's state word. */
+#define REMOTE_LINK(slot) (((void **)(slot))[3])
+
+#define SMALL_CLASSES 32 /* 8, 16, ..., 256 */
 
 static uint32_t class_size(unsigned cls) {
-    if (cls < 16) return 16u * (cls + 1);
-    unsigned g = (cls - 16) / 8, i = (cls - 16) % 8;
+    if (cls < SMALL_CLASSES) return 8u * (cls + 1);
+    unsigned g = (cls - SMALL_CLASSES) / 8, i = (cls - SMALL_CLASSES) % 8;
     uint32_t base = 256u << g, step = 32u << g;
     return base + step * (i + 1);
 }
 
 static unsigned class_of(size_t size) {
-    if (size <= 256) return size == 0 ? 0 : (unsigned)((size + 15) / 16 - 1);
+    if (size <= 256) return size == 0 ? 0 : (unsigned)((size + 7) / 8 - 1);
     for (unsigned g = 0; g < 6; g++) {
         size_t base = (size_t)256 << g, step = (size_t)32 << g;
-        if (size <= base * 2) return 16 + 8 * g + (unsigned)((size - base + step - 1) / step) - 1;
+        if (size <= base * 2)
+            return SMALL_CLASSES + 8 * g + (unsigned)((size - base + step - 1) / step) - 1;
     }
     return BIG_CLASS;
+}
+
+/* The start of the slot that contains p. */
+static void *slot_start(weft__chunk *c, const void *p) {
+    size_t off = (size_t)((const char *)p - ((char *)c + DATA_OFFSET));
+    return (char *)c + DATA_OFFSET + off / c->slot_size * c->slot_size;
 }
 
 static void *map_aligned(size_t size) {
@@ -225,9 +238,10 @@ void *weft__heap_alloc(weft__shared *sh, size_t size) {
     return slot;
 }
 
-void weft__heap_free(void *slot) {
-    weft__chunk *c = chunk_of(slot);
+void weft__heap_free(void *p) {
+    weft__chunk *c = chunk_of(p);
     weft__shared *sh = c->sh;
+    void *slot = slot_start(c, p);
     if (weft__tls_rt && weft__tls_rt->sh == sh) {
         chunk_put(&sh->heap, c, slot);
     } else {

@@ -26,8 +26,10 @@
 /* ---- tasks ------------------------------------------------------------- */
 
 /*
- * The task header.  The frame follows at offset 40, or 48 when the frame
- * type needs 16-byte alignment (TASK_FRAME16).
+ * The task header.  The frame always follows at offset 40.  Slots are
+ * 8-aligned; for a frame that needs 16-byte alignment the task starts 8 bytes
+ * into its slot when that makes the frame aligned, and the slot's first word
+ * then holds WEFT__TASK_SHIFTED so walkers find the header.
  *
  * state: lifecycle bits and, above them, the reference count.  References are
  * held by: the scheduler from spawn until the task finishes (OWNED); the run
@@ -51,8 +53,7 @@ enum {
     TASK_JOIN_INTEREST = 1u << 4,     /* a join handle exists */
     TASK_JOIN_WAKER = 1u << 5,        /* join_waker is set (access protocol) */
     TASK_OUTCOME_CANCELLED = 1u << 6, /* finished by cancellation */
-    TASK_FRAME16 = 1u << 7,           /* frame at offset 48 */
-    TASK_REF_ONE = 1u << 8,
+    TASK_REF_ONE = 1u << 7,
 };
 #define TASK_REF_MAX (UINT32_MAX / TASK_REF_ONE)
 
@@ -60,15 +61,20 @@ enum {
 
 _Static_assert(sizeof(struct weft_task) == WEFT__TASK_HEADER, "task header is 40 bytes");
 
+#define WEFT__TASK_SHIFTED ((void *)1)
+
 static inline void *weft__task_frame(const weft_task *t) {
-    uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
-    return (char *)t + ((s & TASK_FRAME16) ? 48 : 40);
+    return (char *)t + WEFT__TASK_HEADER;
 }
 
-/* Slots are 16-aligned: t + 40 is 8 (mod 16), t + 48 is 0 (mod 16). */
 static inline weft_task *weft__task_of_frame(void *frame) {
-    uintptr_t f = (uintptr_t)frame;
-    return (weft_task *)(f - ((f & 15u) ? 40 : 48));
+    return (weft_task *)((char *)frame - WEFT__TASK_HEADER);
+}
+
+/* The task in a slot handed to a heap walker. */
+static inline weft_task *weft__task_of_slot(void *slot) {
+    return *(void **)slot == WEFT__TASK_SHIFTED ? (weft_task *)((char *)slot + 8)
+                                                : (weft_task *)slot;
 }
 
 extern const weft_waker_vtable weft__task_waker_vtable;
@@ -84,7 +90,7 @@ void weft__task_drop_ref(weft_task *t);
 typedef struct weft__shared weft__shared;
 
 #define WEFT__CHUNK_SIZE ((size_t)64 * 1024)
-#define WEFT__NCLASSES 64
+#define WEFT__NCLASSES 80
 
 typedef struct weft__chunk weft__chunk;
 
@@ -97,10 +103,11 @@ typedef struct weft__heap {
     unsigned walking;                     /* inside weft__heap_foreach */
 } weft__heap;
 
-/* Allocate a 16-aligned slot of at least size bytes (owner thread). */
+/* Allocate an 8-aligned slot of at least size bytes (owner thread). */
 void *weft__heap_alloc(weft__shared *sh, size_t size);
-/* Free a slot; any thread (frees off the owner thread are queued). */
-void weft__heap_free(void *slot);
+/* Free the slot containing p; any thread (frees off the owner thread are
+ * queued). */
+void weft__heap_free(void *p);
 /* The shared part a slot belongs to. */
 weft__shared *weft__slot_shared(const void *slot);
 /* Take back slots freed on other threads (owner thread). */

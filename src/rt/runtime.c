@@ -230,7 +230,7 @@ static void cancel_now(weft_rt *rt, weft_task *t) {
 /* Shutdown visitor: cancel a task that has not finished. */
 static void shutdown_task(void *slot, void *arg) {
     weft_rt *rt = arg;
-    weft_task *t = slot;
+    weft_task *t = weft__task_of_slot(slot);
     uint32_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
     for (;;) {
         if (cur & TASK_COMPLETE) return;
@@ -442,13 +442,14 @@ done:
 
 void weft_rt_stats_get(weft_rt *rt, weft_rt_stats *out) {
     *out = rt->st;
+    out->tasks_held = atomic_load_explicit(&rt->sh->refs, memory_order_acquire) - 1;
     out->io_registered = rt->io.count;
     out->timers = weft__wheel_count(&rt->wheel);
 }
 
 static void dump_task(void *slot, void *arg) {
     FILE *out = arg;
-    weft_task *t = slot;
+    weft_task *t = weft__task_of_slot(slot);
     uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
     if (s & TASK_COMPLETE) return;
     fprintf(out, "task %u %s%s%s refs=%u spawned at %s\n", t->id,

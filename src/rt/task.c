@@ -114,26 +114,32 @@ void *weft_task_alloc(weft_rt *rt, size_t size, size_t align, weft_poll_fn poll,
         errno = ESHUTDOWN;
         return NULL;
     }
-    size_t off = align > 8 ? 48 : 40;
-    if (size > SIZE_MAX - off) {
+    if (size > SIZE_MAX - 48) {
         errno = ENOMEM;
         return NULL;
     }
-    weft_task *t = weft__heap_alloc(rt->sh, off + size);
-    if (!t) {
+    /* A 16-aligned frame needs its task at 8 (mod 16): ask for 8 spare bytes
+     * and shift when the slot happens to be 16-aligned. */
+    size_t need = WEFT__TASK_HEADER + size + (align > 8 ? 8 : 0);
+    char *slot = weft__heap_alloc(rt->sh, need);
+    if (!slot) {
         errno = ENOMEM;
         return NULL;
+    }
+    weft_task *t = (weft_task *)slot;
+    if (align > 8 && ((uintptr_t)slot & 15u) == 0) {
+        *(void **)slot = WEFT__TASK_SHIFTED;
+        t = (weft_task *)(slot + 8);
     }
     t->waker.vtable = &weft__task_waker_vtable;
     /* Not spawned yet: one reference (the owner's), state settles at spawn. */
-    atomic_store_explicit(&t->state, TASK_REF_ONE | (off == 48 ? TASK_FRAME16 : 0),
-                          memory_order_relaxed);
+    atomic_store_explicit(&t->state, TASK_REF_ONE, memory_order_relaxed);
     t->id = ++rt->next_id;
     if (t->id == 0) t->id = ++rt->next_id; /* ids wrap after 2^32 spawns; 0 means none */
     t->poll = poll;
     t->site = site;
     t->join_waker = NULL;
-    void *frame = (char *)t + off;
+    void *frame = weft__task_frame(t);
     memset(frame, 0, size);
     rt->st.alive++;
     return frame;
@@ -144,8 +150,7 @@ static weft_task *spawn(void *frame, int join) {
     weft__shared *sh = weft__slot_shared(t);
     weft_rt *rt = sh->owner;
     /* refs: OWNED + queue (+ join handle) */
-    uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed) & TASK_FRAME16;
-    s |= TASK_NOTIFIED | (join ? TASK_JOIN_INTEREST : 0);
+    uint32_t s = TASK_NOTIFIED | (join ? TASK_JOIN_INTEREST : 0);
     s += TASK_REF_ONE * (join ? 3u : 2u);
     atomic_store_explicit(&t->state, s, memory_order_release);
     rt->st.spawned++;

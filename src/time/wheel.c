@@ -11,16 +11,17 @@
  * Where an entry lives.  Let the digits of a time be its 6-bit groups.  An
  * entry whose deadline >= elapsed sits at level L = the highest digit in which
  * deadline and elapsed differ (0 if they are equal), in slot = digit L of the
- * deadline.  The invariant poll keeps is that this stays true as elapsed
- * moves: every entry at level L agrees with elapsed on all digits above L,
- * and its digit L is ahead of elapsed's (at level 0 it may be equal: that
- * entry's deadline is elapsed, it is due now).  Hence the slot to process next
- * is on the lowest occupied level, found by rotating that level's mask so that
- * elapsed's own slot is bit 0 and counting trailing zeros; nothing on a higher
- * level can come earlier.  poll only ever moves elapsed to the start of that
- * slot, or to `now` when that start is after `now`, so it cannot step over an
- * entry.  When it reaches a slot above level 0 it re-files the slot's entries
- * relative to the new elapsed, which sends each to a lower level.
+ * deadline.  As elapsed moves, poll keeps this invariant: every entry at
+ * level L agrees with elapsed on all digits above L, and its digit L is ahead
+ * of elapsed's (at level 0 it may be equal: that entry's deadline is elapsed,
+ * it is due now; the top level bends the rule, see "Far deadlines").  Hence
+ * the slot to process next is on the lowest occupied level (nothing on a
+ * higher level can come earlier), found by rotating that level's mask so that
+ * the first slot to consider is bit 0 and counting trailing zeros.  poll only
+ * ever moves elapsed to the start of that slot, or to `now` when that start
+ * is after `now`, so it cannot step over an entry.  When it reaches a slot
+ * above level 0 it re-files the slot's entries relative to the new elapsed,
+ * which sends each to a lower level.
  *
  * Far deadlines.  Deadlines that differ from elapsed in bits above the top
  * level (more than 64^6 ms, about 2.2 years, ahead) are filed in the top level
@@ -41,8 +42,9 @@
  * deadline: O(1) for a single late entry, for late entries arriving in
  * deadline order, and for equal deadlines (which keeps ties first in, first
  * out); only late entries arriving in decreasing deadline order pay for the
- * walk.  The runtime checks its clock, which is never behind elapsed, before
- * arming a timer, so in practice late entries do not occur there at all.
+ * walk.  A runtime that checks its clock (never behind elapsed) before arming
+ * a timer does not insert late entries at all, so this path is for
+ * completeness, not speed.
  * An entry inserted with deadline == elapsed is filed in level 0's current
  * slot like any other and comes out at the next poll.
  *
