@@ -13,5 +13,6 @@
 #include "weft/rt.h"
 #include "weft/time.h"
 #include "weft/sync.h"
+#include "weft/net.h"
 
 #endif /* WEFT_H */

@@ -55,9 +55,10 @@
  * ever ran (so it must cope with a frame still in its initial state).
  *
  * Task dumps.  Each frame records where it is parked: a pointer to a static
- * weft_site (file, function, line and the text of the awaited expression) and
- * the child frame it awaits.  This costs one store per suspension and makes
- * the async backtrace of every task printable at any time (weft_rt_dump).
+ * weft_site (file, function, line and the text of the awaited expression,
+ * and where the awaited child frame sits).  The frame header is that one
+ * word; it costs one store per suspension and makes the async backtrace of
+ * every task printable at any time (weft_rt_dump).
  *
  * The rules.  The macros enforce what they can; the rest is on you.
  *   1. The frame struct's first member is `weft_frame fr`, and the poll
@@ -87,28 +88,35 @@
 
 #include "future.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Where a frame is suspended: one static instance per await in the program. */
+/*
+ * Where a frame is suspended: one static instance per await in the program.
+ * `child` is learned as the program runs: the offset from an awaiting frame
+ * to the child frame it awaits there (0: the await is on a leaf operation;
+ * WEFT__CHILD_VARIES: not the same place every time, e.g. an array element).
+ * Keeping it here, not in each frame, saves a word per frame.
+ */
 typedef struct weft_site {
     const char *file;
     const char *func;
     const char *expr; /* the awaited expression, as written */
     int line;
+    _Atomic intptr_t child;
 } weft_site;
 
 /*
- * The header of every async frame.  Zero-initialised means "not started".
- *   site: the await the frame is parked on (or a sentinel: finishing, done).
- *   live: the child frame it awaits, or NULL when it awaits a leaf.
+ * The header of every async frame: where it is parked (or a sentinel:
+ * finishing, done).  Zero-initialised means "not started".
  */
 typedef struct weft_frame {
     const weft_site *site;
-    void *live;
 } weft_frame;
 
 /* ---- the macros -------------------------------------------------------- */
@@ -147,8 +155,7 @@ typedef struct weft_frame {
 /* Await a poll expression (see the header comment). */
 #define weft_await(expr)                                                       \
     do {                                                                       \
-        static const weft_site weft__site_ = {__FILE__, __func__, #expr,       \
-                                              __LINE__};                       \
+        static weft_site weft__site_ = {__FILE__, __func__, #expr, __LINE__, 0}; \
         WEFT__CHECK_AWAIT(weft__fr, &weft__site_);                             \
         weft__fr->site = &weft__site_;                                         \
         goto WEFT__CAT(weft__resume_, __LINE__);                               \
@@ -160,11 +167,10 @@ typedef struct weft_frame {
         }                                                                      \
         cx->parked = NULL;                                                     \
         if ((expr) == WEFT_PENDING) {                                          \
-            weft__fr->live = cx->parked;                                       \
+            if (cx->parked) weft__site_child(&weft__site_, weft__fr, cx->parked); \
             cx->parked = weft__fr;                                             \
             return WEFT_PENDING;                                               \
         }                                                                      \
-        weft__fr->live = NULL;                                                 \
     } while (0)
 
 /*
@@ -173,11 +179,10 @@ typedef struct weft_frame {
  */
 #define weft_yield()                                                           \
     do {                                                                       \
-        static const weft_site weft__site_ = {__FILE__, __func__,              \
-                                              "weft_yield()", __LINE__};       \
+        static weft_site weft__site_ = {__FILE__, __func__, "weft_yield()",     \
+                                        __LINE__, 0};                          \
         WEFT__CHECK_AWAIT(weft__fr, &weft__site_);                             \
         weft__fr->site = &weft__site_;                                         \
-        weft__fr->live = NULL;                                                 \
         weft_waker_wake_by_ref(cx->waker);                                     \
         cx->parked = weft__fr;                                                 \
         return WEFT_PENDING;                                                   \
@@ -205,6 +210,12 @@ typedef struct weft_frame {
 
 /* Nonzero once the frame has completed (or been dropped). */
 static inline int weft_frame_done(const weft_frame *fr);
+
+/*
+ * The child frame fr is parked on, or NULL (parked on a leaf, not parked, or
+ * the child's place is not known - see weft_site.child).
+ */
+static inline void *weft_frame_child(const weft_frame *fr);
 
 /*
  * Print the chain of awaits starting at fr, one line per frame, innermost
@@ -261,12 +272,29 @@ static inline void weft__frame_skip(const weft_frame *fr) {
 
 static inline weft_frame *weft__frame_done(weft_frame *fr) {
     fr->site = &weft__site_done;
-    fr->live = NULL;
     return NULL;
+}
+
+#define WEFT__CHILD_VARIES INTPTR_MIN
+
+/* Learn where the child awaited at site s lives relative to frame fr. */
+static inline void weft__site_child(weft_site *s, const weft_frame *fr, const void *child) {
+    intptr_t off = (intptr_t)((const char *)child - (const char *)fr);
+    intptr_t cur = atomic_load_explicit(&s->child, memory_order_relaxed);
+    if (cur != off && cur != WEFT__CHILD_VARIES)
+        atomic_store_explicit(&s->child, cur == 0 ? off : WEFT__CHILD_VARIES,
+                              memory_order_relaxed);
 }
 
 static inline int weft_frame_done(const weft_frame *fr) {
     return fr->site == &weft__site_done;
+}
+
+static inline void *weft_frame_child(const weft_frame *fr) {
+    const weft_site *s = fr->site;
+    if (!s || s->line <= 0) return NULL;
+    intptr_t off = atomic_load_explicit(&((weft_site *)s)->child, memory_order_relaxed);
+    return off == 0 || off == WEFT__CHILD_VARIES ? NULL : (char *)fr + off;
 }
 
 #ifndef NDEBUG

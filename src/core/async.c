@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-const weft_site weft__site_fin = {"", "", "(finishing)", WEFT__LINE_FIN};
-const weft_site weft__site_cancel = {"", "", "(cancelling)", WEFT__LINE_FIN};
-const weft_site weft__site_done = {"", "", "(done)", WEFT__LINE_DONE};
+const weft_site weft__site_fin = {"", "", "(finishing)", WEFT__LINE_FIN, 0};
+const weft_site weft__site_cancel = {"", "", "(cancelling)", WEFT__LINE_FIN, 0};
+const weft_site weft__site_done = {"", "", "(done)", WEFT__LINE_DONE, 0};
 
 void weft__frame_panic(const weft_site *s, const char *what) {
     if (s && s->line > 0)
@@ -29,6 +29,10 @@ void weft_frame_dump(const weft_frame *fr, FILE *out) {
             fprintf(out, "  %s\n", s->expr);
         else
             fprintf(out, "  at %s:%d in %s: awaiting %s\n", s->file, s->line, s->func, s->expr);
-        fr = fr->live;
+        if (s && s->line > 0 &&
+            atomic_load_explicit(&((weft_site *)s)->child, memory_order_relaxed) ==
+                WEFT__CHILD_VARIES)
+            fprintf(out, "  (in a child frame whose place varies)\n");
+        fr = weft_frame_child(fr);
     }
 }

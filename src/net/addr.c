@@ -9,7 +9,7 @@
  */
 #define _GNU_SOURCE /* if_nametoindex and IFNAMSIZ under -std=c11 */
 
-#include "net/addr.h"
+#include <weft/addr.h>
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -95,16 +95,21 @@ typedef struct weft__shared weft__shared;
 typedef struct weft__chunk weft__chunk;
 
 typedef struct weft__heap {
-    weft__chunk *chunks;                  /* every chunk (for enumeration) */
+    weft__chunk *chunks;                  /* every chunk in use (for enumeration) */
     weft__chunk *partial[WEFT__NCLASSES]; /* chunks of a class with room */
-    weft__chunk *empty;                   /* one spare chunk kept mapped */
+    weft__chunk *free_chunks;             /* empty chunks, ready for any class */
+    weft__chunk *arenas;                  /* every 2 MiB arena */
     _Atomic(void *) remote_free;          /* slots freed on other threads */
-    size_t nchunks;
+    size_t nchunks, nfree_chunks, narenas;
+    size_t allocated;                     /* slots in use (owner's count) */
     unsigned walking;                     /* inside weft__heap_foreach */
 } weft__heap;
 
-/* Allocate an 8-aligned slot of at least size bytes (owner thread). */
-void *weft__heap_alloc(weft__shared *sh, size_t size);
+/* Allocate an 8-aligned slot of at least size bytes (owner thread).
+ * *zeroed says whether the memory is known to be zero. */
+void *weft__heap_alloc(weft__shared *sh, size_t size, int *zeroed);
+/* Give wholly free arenas back to the system, keeping a reserve (idle time). */
+void weft__heap_trim(weft__heap *h);
 /* Free the slot containing p; any thread (frees off the owner thread are
  * queued). */
 void weft__heap_free(void *p);
@@ -112,6 +117,8 @@ void weft__heap_free(void *p);
 weft__shared *weft__slot_shared(const void *slot);
 /* Take back slots freed on other threads (owner thread). */
 void weft__heap_collect(weft__shared *sh);
+/* The runtime is going: slots still allocated become references on sh. */
+void weft__heap_orphan(weft__shared *sh);
 /* Call fn for every allocated slot whose first word is nonzero. */
 void weft__heap_foreach(weft__shared *sh, void (*fn)(void *slot, void *arg), void *arg);
 /* Unmap everything (when the last reference to the shared part goes). */
@@ -120,7 +127,7 @@ void weft__heap_destroy(weft__heap *h);
 /* ---- the shared part --------------------------------------------------- */
 
 struct weft__shared {
-    _Atomic size_t refs; /* the core + each allocated task */
+    _Atomic size_t refs; /* the core; after it is freed, each task left */
     weft_rt *owner;      /* the core, or NULL once freed (owner thread only) */
 
     pthread_mutex_t lock; /* remote queue */
@@ -142,13 +149,16 @@ void weft__remote_schedule(weft__shared *sh, weft_task *t);
 
 /* ---- the core ---------------------------------------------------------- */
 
+typedef struct weft__qblock weft__qblock;
+
 struct weft_rt {
     weft__shared *sh;
     weft_rt_config cfg;
 
-    /* run queue: a ring of task pointers (each holds a queue reference) */
-    weft_task **q;
-    size_t qcap, qhead, qlen;
+    /* run queue: blocks of task pointers (each holds a queue reference) */
+    weft__qblock *qhead, *qtail, *qspare;
+    unsigned qhead_i, qtail_i, nqspare;
+    size_t qlen;
     weft_task *lifo;
     unsigned lifo_run;  /* LIFO polls in a row */
     weft_task *current; /* being polled */

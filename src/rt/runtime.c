@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,48 +76,86 @@ void weft__remote_schedule(weft__shared *sh, weft_task *t) {
     pthread_mutex_unlock(&sh->lock);
 }
 
-/* ---- the local run queue ----------------------------------------------- */
+/* ---- the local run queue ------------------------------------------------- */
 
-static int ring_grow(weft_rt *rt) {
-    size_t cap = rt->qcap ? rt->qcap * 2 : 256;
-    weft_task **q = malloc(cap * sizeof *q);
-    if (!q) return -1;
-    for (size_t i = 0; i < rt->qlen; i++) q[i] = rt->q[(rt->qhead + i) & (rt->qcap - 1)];
-    free(rt->q);
-    rt->q = q;
-    rt->qcap = cap;
-    rt->qhead = 0;
-    return 0;
+/*
+ * A FIFO of task pointers in linked 64 KiB blocks.  Unlike a ring it never
+ * copies on growth (a million spawns would otherwise copy and fault in 16 MB
+ * of doubling arrays) and gives memory back as it drains: emptied blocks are
+ * kept for reuse up to QBLOCK_KEEP and unmapped beyond that (mmap, not
+ * malloc, so the memory really leaves the process).
+ */
+#define QBLOCK_SIZE ((size_t)64 * 1024)
+#define QBLOCK_CAP ((QBLOCK_SIZE - sizeof(void *)) / sizeof(void *))
+#define QBLOCK_KEEP 2
+
+struct weft__qblock {
+    struct weft__qblock *next;
+    weft_task *items[QBLOCK_CAP];
+};
+
+static void qblock_put(weft_rt *rt, weft__qblock *b) {
+    if (rt->nqspare < QBLOCK_KEEP) {
+        b->next = rt->qspare;
+        rt->qspare = b;
+        rt->nqspare++;
+    } else {
+        munmap(b, QBLOCK_SIZE);
+    }
 }
 
 static void ring_push(weft_rt *rt, weft_task *t) {
-    if (rt->qlen == rt->qcap && ring_grow(rt) < 0) {
-        /* Same reasoning as the remote queue: a dropped wake is a hang. */
-        abort();
+    if (!rt->qtail || rt->qtail_i == QBLOCK_CAP) {
+        weft__qblock *b = rt->qspare;
+        if (b) {
+            rt->qspare = b->next;
+            rt->nqspare--;
+        } else {
+            b = mmap(NULL, QBLOCK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                     0);
+            /* Out of memory with a wake in hand: dropping it could hang the
+             * task for ever, and there is nobody to report to. */
+            if (b == MAP_FAILED) abort();
+        }
+        b->next = NULL;
+        if (rt->qtail)
+            rt->qtail->next = b;
+        else
+            rt->qhead = b;
+        rt->qtail = b;
+        rt->qtail_i = 0;
     }
-    rt->q[(rt->qhead + rt->qlen) & (rt->qcap - 1)] = t;
+    rt->qtail->items[rt->qtail_i++] = t;
     rt->qlen++;
 }
 
 static weft_task *ring_pop(weft_rt *rt) {
     if (!rt->qlen) return NULL;
-    weft_task *t = rt->q[rt->qhead];
-    rt->qhead = (rt->qhead + 1) & (rt->qcap - 1);
-    rt->qlen--;
+    if (rt->qhead_i == QBLOCK_CAP) {
+        weft__qblock *b = rt->qhead;
+        rt->qhead = b->next;
+        rt->qhead_i = 0;
+        qblock_put(rt, b);
+    }
+    weft_task *t = rt->qhead->items[rt->qhead_i++];
+    if (--rt->qlen == 0) rt->qhead_i = rt->qtail_i = 0; /* head and tail share a block */
     return t;
 }
 
-/* Give memory back after a burst (a million spawns leave an 8 MB ring). */
-static void ring_shrink(weft_rt *rt) {
-    if (rt->qcap <= 4096 || rt->qlen > rt->qcap / 8) return;
-    size_t cap = rt->qcap / 4;
-    weft_task **q = malloc(cap * sizeof *q);
-    if (!q) return;
-    for (size_t i = 0; i < rt->qlen; i++) q[i] = rt->q[(rt->qhead + i) & (rt->qcap - 1)];
-    free(rt->q);
-    rt->q = q;
-    rt->qcap = cap;
-    rt->qhead = 0;
+static void ring_free(weft_rt *rt) {
+    weft__qblock *b = rt->qhead;
+    while (b) {
+        weft__qblock *n = b->next;
+        munmap(b, QBLOCK_SIZE);
+        b = n;
+    }
+    b = rt->qspare;
+    while (b) {
+        weft__qblock *n = b->next;
+        munmap(b, QBLOCK_SIZE);
+        b = n;
+    }
+    rt->qhead = rt->qtail = rt->qspare = NULL;
 }
 
 void weft__schedule(weft_task *t) {
@@ -279,10 +318,9 @@ void weft_rt_free(weft_rt *rt) {
         weft_waker_wake(w);
     }
     weft__reactor_close(&rt->io);
-    free(rt->q);
-    rt->q = NULL;
+    ring_free(rt);
 
-    weft__heap_collect(sh);
+    weft__heap_orphan(sh);
     weft__tls_rt = prev_tls == rt ? NULL : prev_tls;
     sh->owner = NULL;
     free(rt);
@@ -369,7 +407,10 @@ static void turn(weft_rt *rt, int block) {
             timeout = weft__wheel_count(&rt->wheel) ? 0 : -1;
         else
             timeout = weft__timers_timeout(rt);
-        if (timeout != 0) rt->st.parks++;
+        if (timeout != 0) {
+            rt->st.parks++;
+            weft__heap_trim(&sh->heap); /* idle: a good time to give memory back */
+        }
     }
     rt->st.turns++;
     int n = weft__reactor_turn(&rt->io, timeout, sh->wake_fd);
@@ -388,7 +429,6 @@ static void turn(weft_rt *rt, int block) {
             weft__timers_process(rt);
         }
     }
-    ring_shrink(rt);
 }
 
 /* ---- block_on ---------------------------------------------------------- */
@@ -397,6 +437,7 @@ typedef struct block_root {
     weft_frame fr;
     weft_poll_fn poll;
     void *frame;
+    int is_frame; /* the future is an async frame (for dumps) */
 } block_root;
 
 static weft_poll block_root_poll(void *arg, weft_cx *cx) {
@@ -404,8 +445,8 @@ static weft_poll block_root_poll(void *arg, weft_cx *cx) {
     if (cx == NULL) return self->poll(self->frame, NULL);
     cx->parked = NULL;
     weft_poll r = self->poll(self->frame, cx);
-    /* Record the user's frame for dumps when it is a frame (it said so). */
-    self->fr.live = r == WEFT_PENDING && cx->parked == self->frame ? self->frame : NULL;
+    /* The user's future is a frame when it reports itself parked. */
+    self->is_frame = r == WEFT_PENDING && cx->parked == self->frame;
     return r;
 }
 
@@ -442,7 +483,8 @@ done:
 
 void weft_rt_stats_get(weft_rt *rt, weft_rt_stats *out) {
     *out = rt->st;
-    out->tasks_held = atomic_load_explicit(&rt->sh->refs, memory_order_acquire) - 1;
+    if (!rt->driving || weft__tls_rt == rt) weft__heap_collect(rt->sh);
+    out->tasks_held = rt->sh->heap.allocated;
     out->io_registered = rt->io.count;
     out->timers = weft__wheel_count(&rt->wheel);
 }
@@ -460,7 +502,7 @@ static void dump_task(void *slot, void *arg) {
     if (t->poll == block_root_poll) {
         block_root *r = weft__task_frame(t);
         fprintf(out, "  in weft_block_on\n");
-        if (r->fr.live) weft_frame_dump(r->fr.live, out);
+        if (r->is_frame) weft_frame_dump(r->frame, out);
         return;
     }
     weft_frame_dump(weft__task_frame(t), out);

@@ -121,7 +121,8 @@ void *weft_task_alloc(weft_rt *rt, size_t size, size_t align, weft_poll_fn poll,
     /* A 16-aligned frame needs its task at 8 (mod 16): ask for 8 spare bytes
      * and shift when the slot happens to be 16-aligned. */
     size_t need = WEFT__TASK_HEADER + size + (align > 8 ? 8 : 0);
-    char *slot = weft__heap_alloc(rt->sh, need);
+    int zeroed;
+    char *slot = weft__heap_alloc(rt->sh, need, &zeroed);
     if (!slot) {
         errno = ENOMEM;
         return NULL;
@@ -140,7 +141,7 @@ void *weft_task_alloc(weft_rt *rt, size_t size, size_t align, weft_poll_fn poll,
     t->site = site;
     t->join_waker = NULL;
     void *frame = weft__task_frame(t);
-    memset(frame, 0, size);
+    if (!zeroed) memset(frame, 0, size);
     rt->st.alive++;
     return frame;
 }
@@ -202,9 +203,9 @@ void weft__task_complete(weft_task *t, int cancelled) {
     }
     weft__shared *sh = weft__slot_shared(t);
     if (sh->owner) sh->owner->st.alive--;
-    /* queue ref + OWNED ref; only the final one can free */
-    atomic_fetch_sub_explicit(&t->state, TASK_REF_ONE, memory_order_acq_rel);
-    weft__task_drop_ref(t);
+    /* the queue's and the OWNED reference, in one step */
+    uint32_t prev = atomic_fetch_sub_explicit(&t->state, 2 * TASK_REF_ONE, memory_order_acq_rel);
+    if (prev / TASK_REF_ONE == 2) weft__heap_free(t);
 }
 
 /* ---- join handles ------------------------------------------------------ */

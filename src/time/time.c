@@ -16,6 +16,20 @@
 
 #define NS_PER_MS 1000000u
 
+/*
+ * The last millisecond the clock can show: it counts nanoseconds in 64 bits,
+ * so it ends after about 584 years.  Deadlines are capped here - a later one
+ * could never be reached, and the paused clock's auto-advance, which jumps the
+ * clock to the next deadline in nanoseconds, would overflow chasing it.  A
+ * capped timer fires if the clock ever reaches its end.
+ */
+#define INSTANT_END (UINT64_MAX / NS_PER_MS)
+
+/* a + b, capped at INSTANT_END. */
+static weft_instant instant_add(weft_instant a, uint64_t b) {
+    return a >= INSTANT_END || b >= INSTANT_END - a ? INSTANT_END : a + b;
+}
+
 static uint64_t mono_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -96,6 +110,7 @@ weft_poll weft_sleep_until(weft_sleep_op *op, weft_cx *cx, weft_instant deadline
         break;
     }
     weft_rt *rt = cx->rt;
+    if (deadline > INSTANT_END) deadline = INSTANT_END;
     if (!rt || deadline <= weft_now(rt)) {
         weft_coop_made_progress(cx);
         return WEFT_READY;
@@ -111,9 +126,8 @@ weft_poll weft_sleep(weft_sleep_op *op, weft_cx *cx, uint64_t ms) {
         return weft_sleep_until(op, cx, 0);
     /* Round up: the sleep lasts at least ms. */
     uint64_t now = weft__clock_ns(cx->rt);
-    uint64_t deadline = (now + NS_PER_MS - 1) / NS_PER_MS + ms;
-    if (deadline < ms) deadline = UINT64_MAX; /* overflow: for ever */
-    return weft_sleep_until(op, cx, deadline);
+    uint64_t now_ms = now / NS_PER_MS + (now % NS_PER_MS != 0);
+    return weft_sleep_until(op, cx, instant_add(now_ms, ms));
 }
 
 /* ---- intervals --------------------------------------------------------- */
@@ -141,21 +155,23 @@ weft_poll weft_interval_tick(weft_interval *iv, weft_cx *cx, weft_instant *when)
     weft_instant tick = iv->next;
     weft_instant now = cx->rt ? weft_now(cx->rt) : tick;
     uint64_t p = iv->period;
-    /* Like Tokio, a tick up to 5 ms late is on time, not "missed". */
-    if (now > tick + 5 && now >= tick + p) {
+    /* Like Tokio, a tick up to 5 ms late is on time, not "missed"; any later
+     * and the missed-tick behaviour picks the next deadline, also when less
+     * than a whole period was lost (only Delay differs then). */
+    if (now > tick + 5) {
         switch (iv->missed) {
         case WEFT_MISSED_DELAY:
-            iv->next = now + p;
+            iv->next = instant_add(now, p);
             break;
         case WEFT_MISSED_SKIP:
-            iv->next = now + p - ((now - tick) % p);
+            iv->next = instant_add(now, p - (now - tick) % p);
             break;
         default:
-            iv->next = tick + p;
+            iv->next = instant_add(tick, p);
             break;
         }
     } else {
-        iv->next = tick + p;
+        iv->next = instant_add(tick, p);
     }
     if (when) *when = tick;
     return WEFT_READY;
@@ -164,7 +180,7 @@ weft_poll weft_interval_tick(weft_interval *iv, weft_cx *cx, weft_instant *when)
 void weft_interval_reset(weft_interval *iv, weft_rt *rt) {
     timer_cancel(&iv->timer);
     iv->started = 1;
-    iv->next = weft_now(rt) + iv->period;
+    iv->next = instant_add(weft_now(rt), iv->period);
 }
 
 /* ---- timeouts ---------------------------------------------------------- */
@@ -224,7 +240,12 @@ int weft_time_advance(weft_rt *rt, uint64_t ms) {
     uint64_t add = ms > (UINT64_MAX - rt->paused_ns) / NS_PER_MS ? UINT64_MAX - rt->paused_ns
                                                                  : ms * NS_PER_MS;
     rt->paused_ns += add;
+    /* Fire as the driver does: the woken tasks join the run queue in deadline
+     * order, rather than the last one taking the calling task's LIFO slot. */
+    weft_task *running = rt->current;
+    rt->current = NULL;
     weft__timers_process(rt);
+    rt->current = running;
     return 0;
 }
 

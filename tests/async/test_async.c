@@ -159,7 +159,8 @@ static void cancel_before_first_poll_runs_only_finally(void) {
 static void child_frame_runs_embedded_in_parent(void) {
     parent p = {.rounds = 2};
     CHECK_EQ(parent_poll(&p, cx()), WEFT_PENDING);
-    CHECK(p.fr.live == &p.c);
+    CHECK(weft_frame_child(&p.fr) == &p.c);
+    CHECK(weft_frame_child(&p.c.fr) == NULL); /* parked on a leaf */
     p.c.a.ready = 1;
     CHECK_EQ(parent_poll(&p, cx()), WEFT_PENDING);
     p.c.b.ready = 1;

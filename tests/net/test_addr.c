@@ -6,7 +6,7 @@
 #define _GNU_SOURCE /* if_nameindex, IFNAMSIZ */
 #endif
 
-#include "net/addr.h"
+#include <weft/addr.h>
 
 #include <arpa/inet.h>
 #include <net/if.h>

@@ -1,8 +1,5 @@
 /*
- * src/net/addr.h - socket addresses: IPv4 or IPv6 address plus port.
- *
- * (Internal for now; these declarations are meant to move into the public
- * <weft/net.h> unchanged.)
+ * weft/addr.h - socket addresses: IPv4 or IPv6 address plus port.
  *
  * weft_addr is the C counterpart of Rust's std::net::SocketAddr: a value type
  * holding either a struct sockaddr_in or a struct sockaddr_in6, ready to pass
@@ -62,8 +59,8 @@
  * interface-name scope makes a short system call (if_nametoindex opens and
  * closes a socket); everything else is pure computation.
  */
-#ifndef WEFT_SRC_NET_ADDR_H
-#define WEFT_SRC_NET_ADDR_H
+#ifndef WEFT_ADDR_H
+#define WEFT_ADDR_H
 
 #include <netinet/in.h>
 #include <stddef.h>
@@ -169,4 +166,4 @@ int weft_addr_equal(const weft_addr *a, const weft_addr *b);
 }
 #endif
 
-#endif /* WEFT_SRC_NET_ADDR_H */
+#endif /* WEFT_ADDR_H */

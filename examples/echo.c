@@ -1,0 +1,113 @@
+/*
+ * examples/echo.c - a TCP echo server: one task per connection.
+ *
+ *     build/examples/echo [ADDR]        (default 127.0.0.1:7000)
+ *     build/examples/echo ADDR --once   (serve one connection, then exit)
+ *
+ * Try it: `nc 127.0.0.1 7000`, type a line, get it back.
+ */
+#include <weft.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* One connection: read what arrives, write it back, until EOF or an error. */
+typedef struct conn {
+    weft_frame fr;
+    weft_tcp *sock; /* owned: closed in finally */
+    char buf[4096];
+    ssize_t n;
+    weft_write_op wr;
+} conn;
+
+static weft_poll conn_poll(void *arg, weft_cx *cx) {
+    conn *self = arg;
+    weft_async (self) {
+        for (;;) {
+            weft_await(weft_tcp_read(self->sock, cx, self->buf, sizeof self->buf, &self->n));
+            if (self->n <= 0) break; /* 0: the peer closed; < 0: an error */
+            weft_await(weft_tcp_write_all(self->sock, cx, &self->wr, self->buf, (size_t)self->n));
+            if (self->wr.err) break;
+        }
+    weft_finally:
+        weft_tcp_close(self->sock); /* runs on EOF, on error, and if cancelled */
+    }
+    return WEFT_READY;
+}
+
+/* The server: accept connections and spawn a task for each. */
+typedef struct server {
+    weft_frame fr;
+    weft_tcp_listener *l;
+    int once;
+    weft_tcp *sock;
+    weft_addr peer;
+    int status;
+    weft_task *last;
+} server;
+
+static weft_poll server_poll(void *arg, weft_cx *cx) {
+    server *self = arg;
+    weft_async (self) {
+        for (;;) {
+            weft_await(weft_tcp_accept(self->l, cx, &self->sock, &self->peer, &self->status));
+            if (self->status < 0) {
+                fprintf(stderr, "echo: accept: %s\n", weft_strerror(self->status));
+                continue; /* e.g. out of descriptors: keep serving the others */
+            }
+            weft_tcp_set_nodelay(self->sock, 1);
+            conn *c = weft_task_new(cx->rt, conn, conn_poll);
+            if (!c) {
+                weft_tcp_close(self->sock);
+                continue;
+            }
+            c->sock = self->sock;
+            if (!self->once) {
+                weft_task_spawn_detached(c);
+                continue;
+            }
+            self->last = weft_task_spawn(c);
+            break;
+        }
+        if (self->last) {
+            weft_await(weft_join(self->last, cx, NULL));
+            weft_task_release(self->last);
+        }
+    }
+    return WEFT_READY;
+}
+
+int main(int argc, char **argv) {
+    const char *addr = "127.0.0.1:7000";
+    int once = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--once") == 0)
+            once = 1;
+        else
+            addr = argv[i];
+    }
+    weft_rt *rt;
+    int r = weft_rt_new(&rt, NULL);
+    if (r < 0) {
+        fprintf(stderr, "echo: runtime: %s\n", weft_strerror(r));
+        return 1;
+    }
+    server s = {.once = once};
+    r = weft_tcp_listen_str(&s.l, addr, 1024);
+    if (r < 0) {
+        fprintf(stderr, "echo: listen on %s: %s\n", addr, weft_strerror(r));
+        weft_rt_free(rt);
+        return 1;
+    }
+    weft_addr bound;
+    char text[WEFT_ADDR_STRLEN];
+    weft_tcp_listener_addr(s.l, &bound);
+    weft_addr_format(&bound, text, sizeof text);
+    printf("echo: listening on %s\n", text);
+    fflush(stdout);
+    r = weft_block_on(rt, server_poll, &s);
+    weft_tcp_listener_close(s.l);
+    weft_rt_free(rt);
+    return r < 0 ? 1 : 0;
+}

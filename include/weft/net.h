@@ -1,0 +1,183 @@
+/*
+ * weft/net.h - TCP: listeners, streams, connect with a timeout, and a
+ * buffered line reader.
+ *
+ * Semantics (Tokio's net::TcpListener / TcpStream, readiness-based):
+ *   - Every socket is nonblocking and registered, on its first poll, with
+ *     the reactor of the runtime that polls it (edge-triggered epoll).  An
+ *     operation tries the system call and waits only on EAGAIN, so a socket
+ *     that already has data costs no trip through the reactor.
+ *   - Operations are poll expressions for weft_await.  Their results come
+ *     back through out-parameters: a count, or a negative errno
+ *     (-ECONNRESET, -EPIPE, -ETIMEDOUT, ...).  Nothing raises SIGPIPE.
+ *   - A socket belongs to the runtime that first polled it; polling it from
+ *     another gives -EXDEV.  If that runtime is freed first, the socket's
+ *     operations fail with -ESHUTDOWN; it must still be closed.
+ *
+ * Cancel safety: read, write, accept are cancel-safe - a cancelled call took
+ * nothing and wrote nothing (the waker registration is dropped).  write_all
+ * is not: a cancelled write_all may have written a prefix (op->done says how
+ * much).  connect: a cancelled connect closes its half-made socket.
+ * weft_read_line is cancel-safe: bytes already read stay in the reader's
+ * buffer for the next call.
+ *
+ * Ownership: weft_tcp and weft_tcp_listener objects are created by listen,
+ * accept, connect and from_fd, and owned by the caller until
+ * weft_tcp_close / weft_tcp_listener_close, which closes the descriptor and
+ * frees the object.  Using one after close, or from two tasks at once in the
+ * same direction, is a bug.  One task may read while another writes.
+ *
+ * Threads: a socket is used from the thread driving its runtime.
+ */
+#ifndef WEFT_NET_H
+#define WEFT_NET_H
+
+#include "addr.h"
+#include "future.h"
+#include "time.h"
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_tcp weft_tcp;
+typedef struct weft_tcp_listener weft_tcp_listener;
+
+/* ---- listeners ----------------------------------------------------------- */
+
+/*
+ * Bind to addr (SO_REUSEADDR; port 0 picks a free port) and listen with the
+ * given backlog (<= 0: SOMAXCONN).  0 and *out, or a negative errno
+ * (-EADDRINUSE, -EACCES, -EINVAL for NULL arguments, ...).
+ */
+int weft_tcp_listen(weft_tcp_listener **out, const weft_addr *addr, int backlog);
+
+/* The same, parsing "127.0.0.1:8080" or "[::1]:80" (see addr.h). */
+int weft_tcp_listen_str(weft_tcp_listener **out, const char *addr, int backlog);
+
+/*
+ * Accept a connection.  Poll expression: READY with *status 0, *out a new
+ * socket (owned by the caller) and *peer (may be NULL) its address; or
+ * *status a negative errno (-EMFILE, -ENFILE, -ENOBUFS, -ENOMEM: the
+ * connection stays queued, retry after a pause; -ESHUTDOWN).  Connections
+ * aborted before they were accepted are skipped.  cx == NULL cancels.
+ */
+weft_poll weft_tcp_accept(weft_tcp_listener *l, weft_cx *cx, weft_tcp **out, weft_addr *peer,
+                          int *status);
+
+/* The bound address (with the real port after binding port 0). */
+int weft_tcp_listener_addr(const weft_tcp_listener *l, weft_addr *out);
+
+/* Close and free.  NULL is ignored. */
+void weft_tcp_listener_close(weft_tcp_listener *l);
+
+/* ---- streams --------------------------------------------------------------- */
+
+/* The state of one connect, in the caller's frame (zeroed = idle). */
+typedef struct weft_connect_op {
+    weft_timer timer;
+    weft_tcp *sock;
+    int state;
+} weft_connect_op;
+
+/*
+ * Connect to addr, giving up after timeout_ms (0: no limit).  Poll
+ * expression: READY with *status 0 and *out the connected socket (owned by
+ * the caller), or *status -ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH, ...
+ * cx == NULL cancels (the half-made socket is closed).
+ */
+weft_poll weft_tcp_connect(weft_connect_op *op, weft_cx *cx, const weft_addr *addr,
+                           uint64_t timeout_ms, weft_tcp **out, int *status);
+
+/* Wrap a connected stream socket (made nonblocking here); takes the fd. */
+int weft_tcp_from_fd(weft_tcp **out, int fd);
+
+/*
+ * Read up to len bytes.  Poll expression: READY with *n > 0 bytes read,
+ * 0 at end of stream, or a negative errno.  cx == NULL cancels.
+ */
+weft_poll weft_tcp_read(weft_tcp *s, weft_cx *cx, void *buf, size_t len, ssize_t *n);
+
+/*
+ * Write up to len bytes (at least one unless len == 0).  Poll expression:
+ * READY with *n bytes written, or a negative errno (-EPIPE, -ECONNRESET).
+ * cx == NULL cancels.
+ */
+weft_poll weft_tcp_write(weft_tcp *s, weft_cx *cx, const void *buf, size_t len, ssize_t *n);
+
+/* Progress of one write_all, in the caller's frame (zeroed = idle). */
+typedef struct weft_write_op {
+    size_t done; /* bytes written so far */
+    int err;     /* after READY: 0 when all was written, else a negative errno */
+    int active;
+} weft_write_op;
+
+/*
+ * Write all len bytes of buf (which must stay valid and unchanged until
+ * READY).  Poll expression: READY with op->err 0, or a negative errno and
+ * op->done bytes written.  cx == NULL cancels (op->done tells how much went).
+ */
+weft_poll weft_tcp_write_all(weft_tcp *s, weft_cx *cx, weft_write_op *op, const void *buf,
+                             size_t len);
+
+/* shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR.  0 or a negative errno. */
+int weft_tcp_shutdown(weft_tcp *s, int how);
+
+/* Set TCP_NODELAY (on != 0 disables Nagle).  0 or a negative errno. */
+int weft_tcp_set_nodelay(weft_tcp *s, int on);
+
+int weft_tcp_local_addr(const weft_tcp *s, weft_addr *out);
+int weft_tcp_peer_addr(const weft_tcp *s, weft_addr *out);
+
+/* The descriptor (still owned by the socket). */
+int weft_tcp_fd(const weft_tcp *s);
+
+/* Deregister, close and free.  NULL is ignored. */
+void weft_tcp_close(weft_tcp *s);
+
+/* ---- buffered line reader ------------------------------------------------ */
+
+/*
+ * Reads lines from a stream through a buffer of fixed capacity, so a peer
+ * cannot make it grow: a line longer than the caller's limit is reported
+ * (-EMSGSIZE) and skipped, and reading continues with the next line.
+ */
+typedef struct weft_line_reader {
+    weft_tcp *sock;
+    char *buf;
+    size_t cap, start, end, scanned;
+    int discarding; /* skipping the rest of an overlong line */
+    int eof;
+} weft_line_reader;
+
+/*
+ * Set up a reader of s with a buffer of capacity bytes (allocated here;
+ * capacity >= 2).  The reader does not own s.  0, -EINVAL or -ENOMEM.
+ */
+int weft_line_reader_init(weft_line_reader *r, weft_tcp *s, size_t capacity);
+
+/* Free the buffer (not the socket). */
+void weft_line_reader_free(weft_line_reader *r);
+
+/*
+ * Read the next line, without its "\n" or "\r\n".  Poll expression:
+ *   *status 0, *line != NULL: a line of *len bytes (NUL-terminated in the
+ *       buffer), valid until the next call;
+ *   *status 0, *line == NULL: end of stream (a last line without a newline
+ *       is delivered first);
+ *   *status -EMSGSIZE: the line is longer than max bytes; it is skipped (the
+ *       next call returns the line after it) - the caller may go on;
+ *   *status another negative errno: the stream failed.
+ * max must be < the capacity (else -EINVAL).  cx == NULL cancels.
+ */
+weft_poll weft_read_line(weft_line_reader *r, weft_cx *cx, size_t max, const char **line,
+                         size_t *len, int *status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_NET_H */

@@ -1,0 +1,131 @@
+/*
+ * src/net/line_reader.c - the bounded line reader (see include/weft/net.h).
+ *
+ * The buffer never grows.  Invariant: buf[start, end) holds bytes read but
+ * not yet returned; buf[start, scanned) is known to contain no newline, so a
+ * re-poll does not scan the same bytes twice.  An overlong line is reported
+ * once and then discarded up to its newline, however long it turns out to be.
+ */
+#include <weft/net.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int weft_line_reader_init(weft_line_reader *r, weft_tcp *s, size_t capacity) {
+    if (!r || !s || capacity < 2) return -EINVAL;
+    memset(r, 0, sizeof *r);
+    r->buf = malloc(capacity);
+    if (!r->buf) return -ENOMEM;
+    r->sock = s;
+    r->cap = capacity;
+    return 0;
+}
+
+void weft_line_reader_free(weft_line_reader *r) {
+    if (!r) return;
+    free(r->buf);
+    r->buf = NULL;
+}
+
+/* Hand out buf[start, nl) as a line (without "\r\n"), consuming the "\n". */
+static void take_line(weft_line_reader *r, size_t nl, const char **line, size_t *len) {
+    size_t n = nl - r->start;
+    if (n && r->buf[nl - 1] == '\r') n--;
+    r->buf[r->start + n] = '\0';
+    *line = r->buf + r->start;
+    *len = n;
+    r->start = r->scanned = nl + 1;
+}
+
+weft_poll weft_read_line(weft_line_reader *r, weft_cx *cx, size_t max, const char **line,
+                         size_t *len, int *status) {
+    if (cx == NULL) {
+        ssize_t ignored;
+        return weft_tcp_read(r->sock, NULL, NULL, 0, &ignored);
+    }
+    if (max >= r->cap) {
+        *status = -EINVAL;
+        return WEFT_READY;
+    }
+    for (;;) {
+        char *nlp = r->scanned < r->end ? memchr(r->buf + r->scanned, '\n', r->end - r->scanned)
+                                         : NULL;
+        if (r->discarding) {
+            if (nlp) {
+                r->start = r->scanned = (size_t)(nlp - r->buf) + 1;
+                r->discarding = 0;
+                continue;
+            }
+            r->start = r->scanned = r->end = 0; /* drop it all, keep reading */
+        } else if (nlp) {
+            size_t nl = (size_t)(nlp - r->buf);
+            size_t n = nl - r->start;
+            if (n && r->buf[nl - 1] == '\r') n--;
+            if (n > max) {
+                r->start = r->scanned = nl + 1;
+                *status = -EMSGSIZE;
+                return WEFT_READY;
+            }
+            take_line(r, nl, line, len);
+            *status = 0;
+            return WEFT_READY;
+        } else {
+            r->scanned = r->end;
+            /* max bytes plus a possible '\r' may still become a valid line;
+             * anything longer cannot. */
+            if (r->end - r->start > max + 1 || (r->start == 0 && r->end == r->cap)) {
+                r->discarding = 1;
+                r->start = r->scanned = r->end = 0;
+                *status = -EMSGSIZE;
+                return WEFT_READY;
+            }
+            if (r->eof) {
+                if (r->end > r->start) {
+                    /* A last line without a newline. */
+                    if (r->end == r->cap) { /* no room for the NUL: shift */
+                        memmove(r->buf, r->buf + r->start, r->end - r->start);
+                        r->end -= r->start;
+                        r->start = 0;
+                    }
+                    size_t n = r->end - r->start;
+                    if (n > max) {
+                        r->start = r->scanned = r->end;
+                        *status = -EMSGSIZE;
+                        return WEFT_READY;
+                    }
+                    r->buf[r->end] = '\0';
+                    *line = r->buf + r->start;
+                    *len = n;
+                    r->start = r->scanned = r->end;
+                    *status = 0;
+                    return WEFT_READY;
+                }
+                *line = NULL;
+                *len = 0;
+                *status = 0;
+                return WEFT_READY;
+            }
+        }
+        if (r->eof) continue;
+        /* Need more bytes: make room at the end first. */
+        if (r->start > 0 && r->end == r->cap) {
+            memmove(r->buf, r->buf + r->start, r->end - r->start);
+            r->end -= r->start;
+            r->scanned -= r->start;
+            r->start = 0;
+        }
+        if (r->start == r->end) r->start = r->scanned = r->end = 0;
+        ssize_t n;
+        if (weft_tcp_read(r->sock, cx, r->buf + r->end, r->cap - r->end, &n) == WEFT_PENDING)
+            return WEFT_PENDING;
+        if (n < 0) {
+            *status = (int)n;
+            return WEFT_READY;
+        }
+        if (n == 0)
+            r->eof = 1;
+        else
+            r->end += (size_t)n;
+    }
+}

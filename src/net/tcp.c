@@ -1,0 +1,397 @@
+/*
+ * src/net/tcp.c - TCP listeners and streams on the reactor (see
+ * include/weft/net.h and src/io/reactor.h).
+ *
+ * Every operation follows the readiness protocol: look at the readiness the
+ * reactor recorded, try the system call, and on EAGAIN clear exactly the
+ * readiness that was observed (by tick) and wait.  A read or write that moved
+ * fewer bytes than asked also clears it: the kernel buffer was drained or
+ * filled, and edge-triggered epoll reports the next change, so the next call
+ * waits for it instead of paying for a system call that would fail.
+ */
+#define _GNU_SOURCE
+#include <weft/net.h>
+
+#include "../rt/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct weft_tcp {
+    weft__io io; /* io.fd is the descriptor */
+};
+
+struct weft_tcp_listener {
+    weft__io io;
+};
+
+/* Register io with cx's runtime on first use; 0 or a negative errno. */
+static int attach(weft__io *io, weft_cx *cx) {
+    if (!cx->rt) return -EINVAL; /* polled outside a runtime */
+    if (io->reactor) return io->reactor == &cx->rt->io ? 0 : -EXDEV;
+    if (atomic_load_explicit(&io->readiness, memory_order_relaxed) & WEFT__IO_SHUTDOWN)
+        return -ESHUTDOWN;
+    return weft__io_register(&cx->rt->io, io, io->fd);
+}
+
+static void io_init(weft__io *io, int fd) {
+    memset(io, 0, sizeof *io);
+    io->fd = fd;
+}
+
+/* ---- listeners ------------------------------------------------------------- */
+
+int weft_tcp_listen(weft_tcp_listener **out, const weft_addr *addr, int backlog) {
+    if (!out || !addr || addr->len == 0) return -EINVAL;
+    *out = NULL;
+    int fd = socket(addr->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, &addr->u.sa, addr->len) < 0 || listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    weft_tcp_listener *l = malloc(sizeof *l);
+    if (!l) {
+        close(fd);
+        return -ENOMEM;
+    }
+    io_init(&l->io, fd);
+    *out = l;
+    return 0;
+}
+
+int weft_tcp_listen_str(weft_tcp_listener **out, const char *addr, int backlog) {
+    weft_addr a;
+    int r = weft_addr_parse(&a, addr);
+    if (r < 0) {
+        if (out) *out = NULL;
+        return r;
+    }
+    return weft_tcp_listen(out, &a, backlog);
+}
+
+static weft_tcp *tcp_new(int fd) {
+    weft_tcp *s = malloc(sizeof *s);
+    if (s) io_init(&s->io, fd);
+    return s;
+}
+
+weft_poll weft_tcp_accept(weft_tcp_listener *l, weft_cx *cx, weft_tcp **out, weft_addr *peer,
+                          int *status) {
+    if (cx == NULL) {
+        weft__io_cancel(&l->io, WEFT__DIR_READ);
+        return WEFT_READY;
+    }
+    int err = attach(&l->io, cx);
+    if (err) goto fail;
+    if (!weft_coop_poll(cx)) return WEFT_PENDING;
+    for (;;) {
+        weft__ready rd;
+        if (weft__io_poll_ready(&l->io, cx, WEFT__DIR_READ, &rd) == WEFT_PENDING)
+            return WEFT_PENDING;
+        if (rd.bits & WEFT__IO_SHUTDOWN) {
+            err = -ESHUTDOWN;
+            goto fail;
+        }
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int fd = accept4(l->io.fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            weft_tcp *s = tcp_new(fd);
+            if (!s) {
+                close(fd);
+                err = -ENOMEM;
+                goto fail;
+            }
+            if (peer && weft_addr_from_sockaddr(peer, (struct sockaddr *)&ss, len) < 0)
+                memset(peer, 0, sizeof *peer);
+            *out = s;
+            *status = 0;
+            weft_coop_made_progress(cx);
+            return WEFT_READY;
+        }
+        if (errno == EAGAIN) {
+            weft__io_clear_ready(&l->io, WEFT__DIR_READ, rd);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+        err = -errno;
+        goto fail;
+    }
+fail:
+    *out = NULL;
+    *status = err;
+    return WEFT_READY;
+}
+
+static int sockname(int fd, weft_addr *out, int peer) {
+    if (!out) return -EINVAL;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int r = peer ? getpeername(fd, (struct sockaddr *)&ss, &len)
+                 : getsockname(fd, (struct sockaddr *)&ss, &len);
+    if (r < 0) {
+        memset(out, 0, sizeof *out);
+        return -errno;
+    }
+    return weft_addr_from_sockaddr(out, (struct sockaddr *)&ss, len);
+}
+
+int weft_tcp_listener_addr(const weft_tcp_listener *l, weft_addr *out) {
+    return sockname(l->io.fd, out, 0);
+}
+
+static void io_close(weft__io *io) {
+    weft__io_deregister(io);
+    close(io->fd);
+}
+
+void weft_tcp_listener_close(weft_tcp_listener *l) {
+    if (!l) return;
+    io_close(&l->io);
+    free(l);
+}
+
+/* ---- connect --------------------------------------------------------------- */
+
+enum { CONNECT_IDLE = 0, CONNECT_WAITING };
+
+static void connect_abandon(weft_connect_op *op, weft_cx *cx) {
+    (void)weft_sleep(&op->timer, NULL, 0);
+    weft_tcp_close(op->sock);
+    op->sock = NULL;
+    op->state = CONNECT_IDLE;
+    (void)cx;
+}
+
+weft_poll weft_tcp_connect(weft_connect_op *op, weft_cx *cx, const weft_addr *addr,
+                           uint64_t timeout_ms, weft_tcp **out, int *status) {
+    if (cx == NULL) {
+        connect_abandon(op, NULL);
+        return WEFT_READY;
+    }
+    int err;
+    if (op->state == CONNECT_IDLE) {
+        if (!addr || addr->len == 0) {
+            err = -EINVAL;
+            goto fail;
+        }
+        int fd = socket(addr->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            err = -errno;
+            goto fail;
+        }
+        op->sock = tcp_new(fd);
+        if (!op->sock) {
+            close(fd);
+            err = -ENOMEM;
+            goto fail;
+        }
+        op->state = CONNECT_WAITING;
+        if ((err = attach(&op->sock->io, cx)) < 0) goto fail;
+        if (connect(fd, &addr->u.sa, addr->len) == 0) goto done;
+        if (errno != EINPROGRESS) {
+            err = -errno;
+            goto fail;
+        }
+        /* Loopback connects often finish at once; the first write-readiness
+         * check below finds out without a reactor turn. */
+    }
+    for (;;) {
+        weft__ready rd;
+        if (weft__io_poll_ready(&op->sock->io, cx, WEFT__DIR_WRITE, &rd) == WEFT_READY) {
+            if (rd.bits & WEFT__IO_SHUTDOWN) {
+                err = -ESHUTDOWN;
+                goto fail;
+            }
+            int soerr = 0;
+            socklen_t len = sizeof soerr;
+            if (getsockopt(op->sock->io.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0) soerr = errno;
+            if (soerr == 0) {
+                /* Writable and no error: connected, unless the readiness was
+                 * stale (the optimistic initial state) - ask the kernel. */
+                struct sockaddr_storage ss;
+                socklen_t sl = sizeof ss;
+                if (getpeername(op->sock->io.fd, (struct sockaddr *)&ss, &sl) == 0) goto done;
+                if (errno != ENOTCONN) {
+                    err = -errno;
+                    goto fail;
+                }
+                weft__io_clear_ready(&op->sock->io, WEFT__DIR_WRITE, rd);
+                continue;
+            }
+            if (soerr != EINPROGRESS && soerr != EALREADY) {
+                err = -soerr;
+                goto fail;
+            }
+            weft__io_clear_ready(&op->sock->io, WEFT__DIR_WRITE, rd);
+            continue;
+        }
+        break;
+    }
+    if (timeout_ms && weft_sleep(&op->timer, cx, timeout_ms) == WEFT_READY) {
+        err = -ETIMEDOUT;
+        goto fail;
+    }
+    return WEFT_PENDING;
+done:
+    (void)weft_sleep(&op->timer, NULL, 0);
+    weft__io_cancel(&op->sock->io, WEFT__DIR_WRITE);
+    *out = op->sock;
+    op->sock = NULL;
+    op->state = CONNECT_IDLE;
+    *status = 0;
+    return WEFT_READY;
+fail:
+    connect_abandon(op, cx);
+    *out = NULL;
+    *status = err;
+    return WEFT_READY;
+}
+
+int weft_tcp_from_fd(weft_tcp **out, int fd) {
+    if (!out || fd < 0) return -EINVAL;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
+    weft_tcp *s = tcp_new(fd);
+    if (!s) return -ENOMEM;
+    *out = s;
+    return 0;
+}
+
+/* ---- reading and writing --------------------------------------------------- */
+
+weft_poll weft_tcp_read(weft_tcp *s, weft_cx *cx, void *buf, size_t len, ssize_t *n) {
+    if (cx == NULL) {
+        weft__io_cancel(&s->io, WEFT__DIR_READ);
+        return WEFT_READY;
+    }
+    int err = attach(&s->io, cx);
+    if (err) {
+        *n = err;
+        return WEFT_READY;
+    }
+    if (len == 0) {
+        *n = 0;
+        return WEFT_READY;
+    }
+    if (!weft_coop_poll(cx)) return WEFT_PENDING;
+    for (;;) {
+        weft__ready rd;
+        if (weft__io_poll_ready(&s->io, cx, WEFT__DIR_READ, &rd) == WEFT_PENDING)
+            return WEFT_PENDING;
+        if (rd.bits & WEFT__IO_SHUTDOWN) {
+            *n = -ESHUTDOWN;
+            return WEFT_READY;
+        }
+        ssize_t r = recv(s->io.fd, buf, len, 0);
+        if (r >= 0) {
+            if ((size_t)r < len) weft__io_clear_ready(&s->io, WEFT__DIR_READ, rd);
+            *n = r;
+            weft_coop_made_progress(cx);
+            return WEFT_READY;
+        }
+        if (errno == EAGAIN) {
+            weft__io_clear_ready(&s->io, WEFT__DIR_READ, rd);
+            continue;
+        }
+        if (errno == EINTR) continue;
+        *n = -errno;
+        return WEFT_READY;
+    }
+}
+
+weft_poll weft_tcp_write(weft_tcp *s, weft_cx *cx, const void *buf, size_t len, ssize_t *n) {
+    if (cx == NULL) {
+        weft__io_cancel(&s->io, WEFT__DIR_WRITE);
+        return WEFT_READY;
+    }
+    int err = attach(&s->io, cx);
+    if (err) {
+        *n = err;
+        return WEFT_READY;
+    }
+    if (len == 0) {
+        *n = 0;
+        return WEFT_READY;
+    }
+    if (!weft_coop_poll(cx)) return WEFT_PENDING;
+    for (;;) {
+        weft__ready rd;
+        if (weft__io_poll_ready(&s->io, cx, WEFT__DIR_WRITE, &rd) == WEFT_PENDING)
+            return WEFT_PENDING;
+        if (rd.bits & WEFT__IO_SHUTDOWN) {
+            *n = -ESHUTDOWN;
+            return WEFT_READY;
+        }
+        ssize_t r = send(s->io.fd, buf, len, MSG_NOSIGNAL);
+        if (r >= 0) {
+            if ((size_t)r < len) weft__io_clear_ready(&s->io, WEFT__DIR_WRITE, rd);
+            *n = r;
+            weft_coop_made_progress(cx);
+            return WEFT_READY;
+        }
+        if (errno == EAGAIN) {
+            weft__io_clear_ready(&s->io, WEFT__DIR_WRITE, rd);
+            continue;
+        }
+        if (errno == EINTR) continue;
+        *n = -errno;
+        return WEFT_READY;
+    }
+}
+
+weft_poll weft_tcp_write_all(weft_tcp *s, weft_cx *cx, weft_write_op *op, const void *buf,
+                             size_t len) {
+    if (cx == NULL) {
+        weft__io_cancel(&s->io, WEFT__DIR_WRITE);
+        op->active = 0;
+        return WEFT_READY;
+    }
+    if (!op->active) {
+        op->active = 1;
+        op->done = 0;
+        op->err = 0;
+    }
+    while (op->done < len) {
+        ssize_t n;
+        if (weft_tcp_write(s, cx, (const char *)buf + op->done, len - op->done, &n) ==
+            WEFT_PENDING)
+            return WEFT_PENDING;
+        if (n < 0) {
+            op->err = (int)n;
+            break;
+        }
+        op->done += (size_t)n;
+    }
+    op->active = 0;
+    return WEFT_READY;
+}
+
+int weft_tcp_shutdown(weft_tcp *s, int how) { return shutdown(s->io.fd, how) < 0 ? -errno : 0; }
+
+int weft_tcp_set_nodelay(weft_tcp *s, int on) {
+    int v = on ? 1 : 0;
+    return setsockopt(s->io.fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) < 0 ? -errno : 0;
+}
+
+int weft_tcp_local_addr(const weft_tcp *s, weft_addr *out) { return sockname(s->io.fd, out, 0); }
+
+int weft_tcp_peer_addr(const weft_tcp *s, weft_addr *out) { return sockname(s->io.fd, out, 1); }
+
+int weft_tcp_fd(const weft_tcp *s) { return s->io.fd; }
+
+void weft_tcp_close(weft_tcp *s) {
+    if (!s) return;
+    io_close(&s->io);
+    free(s);
+}
