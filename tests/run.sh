@@ -3,6 +3,7 @@
 #   asan   AddressSanitizer + UndefinedBehaviorSanitizer (leaks too): every test
 #   tsan   ThreadSanitizer: every test
 #   plain  valgrind --leak-check=full: every test (the "core suite" is all of it)
+# Then the examples are run as a user would (tests/examples.sh).
 # Each binary prints PASS/FAIL lines and "N passed, N failed"; this script
 # sums them and ends with the same line for the whole run.  Exit status is
 # nonzero when anything failed or a binary did not report.
@@ -58,6 +59,21 @@ for mode in $MODES; do
         fi
     done
 done
+if [ -z "${TESTS:-}" ]; then
+    echo "== examples"
+    log=$(mktemp)
+    BUILD=$BUILD bash tests/examples.sh >"$log" 2>&1
+    status=$?
+    grep -v '^PASS ' "$log" | grep -v ' passed, .* failed$' | sed 's/^/   /'
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+    rm -f "$log"
+    echo "   $line"
+    p=${line%% passed*}
+    f=${line#*passed, }
+    f=${f%% failed}
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-1}))
+fi
 [ -n "$broken" ] && echo "broken:$broken"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ -z "$broken" ]

@@ -164,6 +164,13 @@ typedef struct weft_rt_stats {
 void weft_rt_stats_get(weft_rt *rt, weft_rt_stats *out);
 
 /*
+ * How many times weft has asked the system for memory (malloc, calloc,
+ * realloc, mmap) in this process, all runtimes together.  For tests and
+ * tuning: a steady state should leave it unchanged.  Any thread.
+ */
+uint64_t weft_alloc_count(void);
+
+/*
  * Print every unfinished task: id, spawn site, state and its chain of awaits
  * (the async backtrace).  Call on the runtime's thread: from a task, or while
  * the runtime is not being driven.

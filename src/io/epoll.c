@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "reactor.h"
 
+#include "../core/alloc.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -17,12 +19,12 @@ int weft__reactor_init(weft__reactor *r, unsigned max_events) {
     r->live = NULL;
     r->count = 0;
     r->max_events = max_events;
-    r->events = calloc(max_events, sizeof(struct epoll_event));
+    r->events = weft__calloc(max_events, sizeof(struct epoll_event));
     if (!r->events) return -ENOMEM;
     r->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (r->epfd < 0) {
         int e = -errno;
-        free(r->events);
+        weft__free(r->events);
         r->events = NULL;
         return e;
     }
@@ -132,7 +134,7 @@ void weft__reactor_close(weft__reactor *r) {
     }
     if (r->epfd >= 0) close(r->epfd);
     r->epfd = -1;
-    free(r->events);
+    weft__free(r->events);
     r->events = NULL;
 }
 

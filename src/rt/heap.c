@@ -43,6 +43,8 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
+#include "../core/alloc.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,12 +119,12 @@ weft__shared *weft__slot_shared(const void *slot) { return chunk_of(slot)->sh; }
 /* mmap size bytes aligned to align (a power of two), or NULL. */
 static void *map_aligned(size_t size, size_t align) {
     size_t span = size + align;
-    char *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return NULL;
+    char *p = weft__mmap(span);
+    if (!p) return NULL;
     uintptr_t a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
     size_t head = a - (uintptr_t)p, tail = span - head - size;
-    if (head) munmap(p, head);
-    if (tail) munmap((char *)a + size, tail);
+    if (head) weft__munmap(p, head);
+    if (tail) weft__munmap((char *)a + size, tail);
     return (void *)a;
 }
 
@@ -229,7 +231,7 @@ static void chunk_release(weft__heap *h, weft__chunk *c) {
     if (c->in_partial) partial_remove(h, c);
     all_remove(h, c);
     if (c->cls == BIG_CLASS) {
-        munmap(c, c->map_size);
+        weft__munmap(c, c->map_size);
         return;
     }
     c->fresh = 0;
@@ -389,7 +391,7 @@ void weft__heap_trim(weft__heap *h) {
         if (a->doomed) {
             *ap = a->arena_next;
             h->narenas--;
-            munmap(a, ARENA_SIZE);
+            weft__munmap(a, ARENA_SIZE);
         } else {
             ap = &a->arena_next;
         }
@@ -400,13 +402,13 @@ void weft__heap_destroy(weft__heap *h) {
     weft__chunk *c = h->chunks;
     while (c) {
         weft__chunk *next = c->next;
-        if (c->cls == BIG_CLASS) munmap(c, c->map_size);
+        if (c->cls == BIG_CLASS) weft__munmap(c, c->map_size);
         c = next;
     }
     weft__chunk *a = h->arenas;
     while (a) {
         weft__chunk *next = a->arena_next;
-        munmap(a, ARENA_SIZE);
+        weft__munmap(a, ARENA_SIZE);
         a = next;
     }
     memset(h, 0, sizeof *h);

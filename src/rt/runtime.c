@@ -22,11 +22,12 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
+#include "../core/alloc.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,9 +41,9 @@ void weft__shared_release(weft__shared *sh) {
     if (atomic_fetch_sub_explicit(&sh->refs, 1, memory_order_acq_rel) != 1) return;
     weft__heap_destroy(&sh->heap);
     pthread_mutex_destroy(&sh->lock);
-    free(sh->remote);
+    weft__free(sh->remote);
     if (sh->wake_fd >= 0) close(sh->wake_fd);
-    free(sh);
+    weft__free(sh);
 }
 
 void weft__remote_schedule(weft__shared *sh, weft_task *t) {
@@ -54,7 +55,7 @@ void weft__remote_schedule(weft__shared *sh, weft_task *t) {
     }
     if (sh->remote_len == sh->remote_cap) {
         size_t cap = sh->remote_cap ? sh->remote_cap * 2 : 64;
-        weft_task **q = realloc(sh->remote, cap * sizeof *q);
+        weft_task **q = weft__realloc(sh->remote, cap * sizeof *q);
         if (!q) {
             /* Out of memory with a wake in hand: losing it could hang the
              * task for ever, and there is no one to report to. */
@@ -100,7 +101,7 @@ static void qblock_put(weft_rt *rt, weft__qblock *b) {
         rt->qspare = b;
         rt->nqspare++;
     } else {
-        munmap(b, QBLOCK_SIZE);
+        weft__munmap(b, QBLOCK_SIZE);
     }
 }
 
@@ -111,11 +112,10 @@ static void ring_push(weft_rt *rt, weft_task *t) {
             rt->qspare = b->next;
             rt->nqspare--;
         } else {
-            b = mmap(NULL, QBLOCK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-                     0);
+            b = weft__mmap(QBLOCK_SIZE);
             /* Out of memory with a wake in hand: dropping it could hang the
              * task for ever, and there is nobody to report to. */
-            if (b == MAP_FAILED) abort();
+            if (!b) abort();
         }
         b->next = NULL;
         if (rt->qtail)
@@ -146,13 +146,13 @@ static void ring_free(weft_rt *rt) {
     weft__qblock *b = rt->qhead;
     while (b) {
         weft__qblock *n = b->next;
-        munmap(b, QBLOCK_SIZE);
+        weft__munmap(b, QBLOCK_SIZE);
         b = n;
     }
     b = rt->qspare;
     while (b) {
         weft__qblock *n = b->next;
-        munmap(b, QBLOCK_SIZE);
+        weft__munmap(b, QBLOCK_SIZE);
         b = n;
     }
     rt->qhead = rt->qtail = rt->qspare = NULL;
@@ -198,7 +198,7 @@ static void drain_remote(weft_rt *rt) {
     pthread_mutex_unlock(&sh->lock);
     for (size_t i = 0; i < n; i++) ring_push(rt, items[i]);
     rt->st.remote_wakes += n;
-    free(items);
+    weft__free(items);
 }
 
 /* ---- creating and freeing ---------------------------------------------- */
@@ -212,11 +212,11 @@ static uint64_t mono_ns(void) {
 int weft_rt_new(weft_rt **out, const weft_rt_config *cfg) {
     if (!out) return -EINVAL;
     *out = NULL;
-    weft_rt *rt = calloc(1, sizeof *rt);
-    weft__shared *sh = calloc(1, sizeof *sh);
+    weft_rt *rt = weft__calloc(1, sizeof *rt);
+    weft__shared *sh = weft__calloc(1, sizeof *sh);
     if (!rt || !sh) {
-        free(rt);
-        free(sh);
+        weft__free(rt);
+        weft__free(sh);
         return -ENOMEM;
     }
     if (cfg) rt->cfg = *cfg;
@@ -254,7 +254,7 @@ int weft_rt_new(weft_rt **out, const weft_rt_config *cfg) {
 fail:
     sh->owner = NULL;
     weft__shared_release(sh);
-    free(rt);
+    weft__free(rt);
     return err;
 }
 
@@ -323,7 +323,7 @@ void weft_rt_free(weft_rt *rt) {
     weft__heap_orphan(sh);
     weft__tls_rt = prev_tls == rt ? NULL : prev_tls;
     sh->owner = NULL;
-    free(rt);
+    weft__free(rt);
     weft__shared_release(sh);
 }
 

@@ -20,6 +20,7 @@
  */
 #include <weft/mpsc.h>
 
+#include "../core/alloc.h"
 #include "../core/lock.h"
 #include "../core/wait_list.h"
 
@@ -54,7 +55,7 @@ int weft_mpsc_new(weft_mpsc_tx **tx, weft_mpsc_rx **rx, size_t capacity, size_t 
     if (stride < elem_size || (stride && capacity > (SIZE_MAX - sizeof(mpsc) - 16) / stride))
         return -EINVAL;
     size_t head = (sizeof(mpsc) + 15) & ~(size_t)15;
-    mpsc *c = calloc(1, head + capacity * stride);
+    mpsc *c = weft__calloc(1, head + capacity * stride);
     if (!c) return -ENOMEM;
     c->cap = capacity;
     c->elem_size = elem_size;
@@ -96,7 +97,7 @@ static weft_waker *grant_locked(mpsc *c) {
     return w;
 }
 
-static void destroy(mpsc *c) { free(c); }
+static void destroy(mpsc *c) { weft__free(c); }
 
 weft_mpsc_tx *weft_mpsc_tx_clone(weft_mpsc_tx *tx) {
     mpsc *c = (mpsc *)tx;

@@ -1,0 +1,51 @@
+#!/bin/bash
+# Smoke-run the examples as a user would, checking what they print.
+# Prints PASS/FAIL lines and "N passed, N failed" like the test binaries.
+set -u
+BUILD=${BUILD:-build}
+ex=$BUILD/examples
+passed=0
+failed=0
+result() { # name status
+    if [ "$2" -eq 0 ]; then echo "PASS $1"; passed=$((passed + 1)); else echo "FAIL $1"; failed=$((failed + 1)); fi
+}
+
+out=$(timeout 20 "$ex/hello" 2>&1)
+echo "$out" | grep -q "sum of squares 1..10 = 385"
+result hello $?
+
+out=$(timeout 20 "$ex/quickstart" 2>&1)
+[ "$out" = "49" ]
+result quickstart $?
+
+out=$(timeout 20 "$ex/timeout" 2>&1)
+echo "$out" | grep -q "timed out, as expected" && echo "$out" | grep -q "the answer is 42"
+result timeout $?
+
+out=$(timeout 20 "$ex/interval" 4 10 2>&1)
+[ "$(echo "$out" | grep -c '^tick ')" -eq 4 ] && echo "$out" | grep -q "tick 3 at +30 ms"
+result interval $?
+
+# echo: serve one connection on a free port, echo a line back.
+log=$(mktemp)
+timeout 20 "$ex/echo" 127.0.0.1:0 --once >"$log" 2>&1 &
+pid=$!
+port=""
+for _ in $(seq 1 100); do
+    port=$(sed -n 's/^echo: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")
+    [ -n "$port" ] && break
+    sleep 0.05
+done
+ok=1
+if [ -n "$port" ] && exec 3<>"/dev/tcp/127.0.0.1/$port"; then
+    printf 'hello, weft\n' >&3
+    if IFS= read -r -t 10 line <&3 && [ "$line" = "hello, weft" ]; then ok=0; fi
+    exec 3>&-
+fi
+wait "$pid"
+[ $? -eq 0 ] || ok=1
+rm -f "$log"
+result echo $ok
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,1702 @@
+/*
+ * tests/time/test_time.c - the runtime clock, sleeps, intervals, timeouts and
+ * the paused clock (src/time/time.c, and the auto-advance of the paused clock
+ * in src/rt/runtime.c's turn).
+ *
+ * Timing never decides a test.  Almost every test runs on a paused clock
+ * (weft_rt_config.start_paused or weft_time_pause), where time moves only by
+ * weft_time_advance or by auto-advance when every task is idle, and asserts
+ * exact weft_now() readings, orders and counts.  The few tests on the real
+ * clock assert one-sided bounds only ("took at least d ms"), never upper
+ * bounds on wall-clock time.
+ */
+#include <weft.h>
+
+#include "rt/gate.h"
+#include "test.h"
+
+#include <time.h>
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static weft_rt *new_rt(int paused) {
+    weft_rt *rt = NULL;
+    weft_rt_config cfg = {.start_paused = paused};
+    return weft_rt_new(&rt, &cfg) == 0 ? rt : NULL;
+}
+
+static weft_rt_stats stats(weft_rt *rt) {
+    weft_rt_stats st;
+    weft_rt_stats_get(rt, &st);
+    return st;
+}
+
+static uint64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void wall_sleep_ms(unsigned ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* The last millisecond the runtime's nanosecond clock can show. */
+#define CLOCK_END_MS (UINT64_MAX / 1000000u)
+
+/*
+ * A leaf that completes only when released: counts its polls and its drops
+ * (polls with cx == NULL), keeps one waker.
+ */
+typedef struct probe {
+    int polls, drops, ready;
+    weft_waker *waker;
+} probe;
+
+static weft_poll probe_wait(probe *p, weft_cx *cx) {
+    if (cx == NULL) {
+        p->drops++;
+        weft_waker_drop(p->waker);
+        p->waker = NULL;
+        return WEFT_READY;
+    }
+    p->polls++;
+    if (p->ready) {
+        weft_waker_drop(p->waker);
+        p->waker = NULL;
+        return WEFT_READY;
+    }
+    weft_waker_store(&p->waker, cx);
+    return WEFT_PENDING;
+}
+
+/* The order in which sleepers woke, and the clock when each did. */
+typedef struct wake_log {
+    int n;
+    int id[64];
+    weft_instant at[64];
+} wake_log;
+
+/* Sleeps ms once; records the clock before and after. */
+typedef struct sleeper {
+    weft_frame fr;
+    uint64_t ms;
+    int id;
+    wake_log *log;       /* optional */
+    int *finally_count;  /* optional: shared count of finally runs */
+    weft_sleep_op op;
+    weft_instant before, after;
+    int woke, finally_runs, cancelled;
+} sleeper;
+
+static weft_poll sleeper_poll(void *arg, weft_cx *cx) {
+    sleeper *self = arg;
+    weft_async (self) {
+        self->before = weft_now(cx->rt);
+        weft_await(weft_sleep(&self->op, cx, self->ms));
+        self->after = weft_now(cx->rt);
+        self->woke = 1;
+        if (self->log && self->log->n < 64) {
+            self->log->id[self->log->n] = self->id;
+            self->log->at[self->log->n] = self->after;
+            self->log->n++;
+        }
+    weft_finally:
+        self->finally_runs++;
+        self->cancelled = weft_cancelled();
+        if (self->finally_count) (*self->finally_count)++;
+    }
+    return WEFT_READY;
+}
+
+static weft_task *spawn_sleeper(weft_rt *rt, uint64_t ms, int id, wake_log *log) {
+    sleeper *s = weft_task_new(rt, sleeper, sleeper_poll);
+    if (!s) return NULL;
+    s->ms = ms;
+    s->id = id;
+    s->log = log;
+    return weft_task_spawn(s);
+}
+
+static sleeper *sleeper_of(weft_task *h) { return weft_task_frame(h); }
+
+/* Yields n times: lets every spawned task run until it parks. */
+typedef struct yielder {
+    weft_frame fr;
+    int n, i;
+} yielder;
+
+static weft_poll yielder_poll(void *arg, weft_cx *cx) {
+    yielder *self = arg;
+    weft_async (self) {
+        for (self->i = 0; self->i < self->n; self->i++) weft_yield();
+    }
+    return WEFT_READY;
+}
+
+/* Joins handles h[0..n) in order, recording each status. */
+typedef struct join_all {
+    weft_frame fr;
+    weft_task **h;
+    int n, i;
+    int status[64];
+} join_all;
+
+static weft_poll join_all_poll(void *arg, weft_cx *cx) {
+    join_all *self = arg;
+    weft_async (self) {
+        for (self->i = 0; self->i < self->n; self->i++)
+            weft_await(weft_join(self->h[self->i], cx, &self->status[self->i]));
+    }
+    return WEFT_READY;
+}
+
+/* A child frame: waits on a gate (when g is set) or sleeps ms. */
+typedef struct child {
+    weft_frame fr;
+    gate *g;
+    uint64_t ms;
+    weft_sleep_op op;
+    int finished, finally_runs, cancelled;
+} child;
+
+static weft_poll child_poll(void *arg, weft_cx *cx) {
+    child *self = arg;
+    weft_async (self) {
+        if (self->g)
+            weft_await(gate_wait(self->g, cx));
+        else
+            weft_await(weft_sleep(&self->op, cx, self->ms));
+        self->finished = 1;
+    weft_finally:
+        self->finally_runs++;
+        self->cancelled = weft_cancelled();
+    }
+    return WEFT_READY;
+}
+
+/* ---- sleep --------------------------------------------------------------- */
+
+static void sleep_completes_exactly_its_duration_on_the_paused_clock(void) {
+    weft_rt *rt = new_rt(1);
+    CHECK(rt);
+    sleeper s = {.ms = 250};
+    CHECK_EQ(weft_block_on(rt, sleeper_poll, &s), 0);
+    CHECK_EQ(s.woke, 1);
+    CHECK_EQ(s.before, 0);
+    CHECK_EQ(s.after, 250);
+    CHECK_EQ(weft_now(rt), 250);
+    CHECK_EQ(stats(rt).timers, 0);
+    weft_rt_free(rt);
+}
+
+/* The same op sleeps again once it completed; each sleep counts from its start. */
+typedef struct two_sleeps {
+    weft_frame fr;
+    weft_sleep_op op;
+    weft_instant first, second;
+} two_sleeps;
+
+static weft_poll two_sleeps_poll(void *arg, weft_cx *cx) {
+    two_sleeps *self = arg;
+    weft_async (self) {
+        weft_await(weft_sleep(&self->op, cx, 30));
+        self->first = weft_now(cx->rt);
+        weft_await(weft_sleep(&self->op, cx, 45));
+        self->second = weft_now(cx->rt);
+    }
+    return WEFT_READY;
+}
+
+static void sleep_op_is_reusable_after_it_completes(void) {
+    weft_rt *rt = new_rt(1);
+    two_sleeps t = {0};
+    CHECK_EQ(weft_block_on(rt, two_sleeps_poll, &t), 0);
+    CHECK_EQ(t.first, 30);
+    CHECK_EQ(t.second, 75);
+    CHECK_EQ(t.op.state, WEFT__TIMER_IDLE);
+    weft_rt_free(rt);
+}
+
+static void sleep_of_an_hour_auto_advances_the_paused_clock(void) {
+    weft_rt *rt = new_rt(1);
+    sleeper s = {.ms = 3600000};
+    CHECK_EQ(weft_block_on(rt, sleeper_poll, &s), 0);
+    CHECK_EQ(s.after - s.before, 3600000);
+    CHECK_EQ(weft_now(rt), 3600000);
+    /* It never waited in epoll_wait: the clock jumped instead. */
+    CHECK_EQ(stats(rt).parks, 0);
+    weft_rt_free(rt);
+}
+
+static void paused_clock_starts_at_zero_and_stands_still(void) {
+    weft_rt *rt = new_rt(1);
+    CHECK(weft_time_is_paused(rt));
+    CHECK_EQ(weft_now(rt), 0);
+    wall_sleep_ms(5);
+    CHECK_EQ(weft_now(rt), 0);
+    weft_rt_free(rt);
+}
+
+static void sleepers_wake_in_deadline_order(void) {
+    weft_rt *rt = new_rt(1);
+    static const uint64_t ms[6] = {50, 10, 40, 20, 60, 30};
+    wake_log log = {0};
+    weft_task *h[6];
+    for (int i = 0; i < 6; i++) CHECK((h[i] = spawn_sleeper(rt, ms[i], i, &log)));
+    join_all j = {.h = h, .n = 6};
+    CHECK_EQ(weft_block_on(rt, join_all_poll, &j), 0);
+    static const int order[6] = {1, 3, 5, 2, 0, 4};
+    CHECK_EQ(log.n, 6);
+    for (int i = 0; i < 6; i++) {
+        CHECK_EQ(log.id[i], order[i]);
+        CHECK_EQ(log.at[i], (i + 1) * 10);
+        CHECK_EQ(sleeper_of(h[i])->after, ms[i]);
+        CHECK_EQ(j.status[i], 0);
+        weft_task_release(h[i]);
+    }
+    weft_rt_free(rt);
+}
+
+static void sleepers_with_equal_deadlines_wake_in_arming_order(void) {
+    weft_rt *rt = new_rt(1);
+    wake_log log = {0};
+    weft_task *h[5];
+    for (int i = 0; i < 5; i++) CHECK((h[i] = spawn_sleeper(rt, 25, i, &log)));
+    join_all j = {.h = h, .n = 5};
+    CHECK_EQ(weft_block_on(rt, join_all_poll, &j), 0);
+    CHECK_EQ(log.n, 5);
+    for (int i = 0; i < 5; i++) {
+        CHECK_EQ(log.id[i], i);
+        CHECK_EQ(log.at[i], 25);
+        weft_task_release(h[i]);
+    }
+    weft_rt_free(rt);
+}
+
+/* Polls sleep ops directly (not awaited) to see what the first poll says. */
+typedef struct direct {
+    weft_frame fr;
+    weft_sleep_op op;
+    weft_poll r_zero, r_past, r_now;
+    uint64_t timers;
+    weft_instant now;
+} direct;
+
+static weft_poll sleep_zero_poll(void *arg, weft_cx *cx) {
+    direct *self = arg;
+    weft_async (self) {
+        self->r_zero = weft_sleep(&self->op, cx, 0);
+        self->timers = stats(cx->rt).timers;
+        self->now = weft_now(cx->rt);
+    }
+    return WEFT_READY;
+}
+
+static void sleep_zero_is_ready_at_once(void) {
+    weft_rt *rt = new_rt(1);
+    direct d = {.r_zero = WEFT_PENDING};
+    CHECK_EQ(weft_block_on(rt, sleep_zero_poll, &d), 0);
+    CHECK_EQ(d.r_zero, WEFT_READY);
+    CHECK_EQ(d.timers, 0);
+    CHECK_EQ(d.op.state, WEFT__TIMER_IDLE);
+    CHECK_EQ(d.now, 0);
+    weft_rt_free(rt);
+}
+
+static weft_poll sleep_until_past_poll(void *arg, weft_cx *cx) {
+    direct *self = arg;
+    weft_async (self) {
+        weft_await(weft_sleep(&self->op, cx, 100));
+        self->r_past = weft_sleep_until(&self->op, cx, 40);
+        self->r_now = weft_sleep_until(&self->op, cx, 100);
+        self->timers = stats(cx->rt).timers;
+        self->now = weft_now(cx->rt);
+    }
+    return WEFT_READY;
+}
+
+static void sleep_until_in_the_past_is_ready_at_once(void) {
+    weft_rt *rt = new_rt(1);
+    direct d = {.r_past = WEFT_PENDING, .r_now = WEFT_PENDING};
+    CHECK_EQ(weft_block_on(rt, sleep_until_past_poll, &d), 0);
+    CHECK_EQ(d.now, 100);
+    CHECK_EQ(d.r_past, WEFT_READY);
+    CHECK_EQ(d.r_now, WEFT_READY); /* a deadline equal to now has passed */
+    CHECK_EQ(d.timers, 0);
+    weft_rt_free(rt);
+}
+
+typedef struct until {
+    weft_frame fr;
+    weft_instant deadline;
+    weft_sleep_op op;
+    weft_instant at;
+} until;
+
+static weft_poll until_poll(void *arg, weft_cx *cx) {
+    until *self = arg;
+    weft_async (self) {
+        weft_await(weft_sleep_until(&self->op, cx, self->deadline));
+        self->at = weft_now(cx->rt);
+    }
+    return WEFT_READY;
+}
+
+static void sleep_until_completes_at_its_deadline(void) {
+    weft_rt *rt = new_rt(1);
+    until u = {.deadline = 1234};
+    CHECK_EQ(weft_block_on(rt, until_poll, &u), 0);
+    CHECK_EQ(u.at, 1234);
+    weft_rt_free(rt);
+}
+
+static void sleep_polled_outside_a_runtime_is_ready_at_once(void) {
+    weft_cx cx = weft_cx_manual(NULL);
+    weft_sleep_op op = {0};
+    CHECK_EQ(weft_sleep(&op, &cx, 1000), WEFT_READY);
+    CHECK_EQ(weft_sleep_until(&op, &cx, 5000), WEFT_READY);
+    CHECK_EQ(op.state, WEFT__TIMER_IDLE);
+    CHECK(op.waker == NULL);
+    /* Dropping an idle op is harmless. */
+    CHECK_EQ(weft_sleep(&op, NULL, 1000), WEFT_READY);
+}
+
+/* The clock was paused mid-millisecond: the sleep rounds up, never early. */
+typedef struct midms {
+    weft_frame fr;
+    weft_sleep_op op;
+    weft_instant before, after;
+} midms;
+
+static weft_poll midms_poll(void *arg, weft_cx *cx) {
+    midms *self = arg;
+    weft_async (self) {
+        self->before = weft_now(cx->rt);
+        weft_await(weft_sleep(&self->op, cx, 40));
+        self->after = weft_now(cx->rt);
+    }
+    return WEFT_READY;
+}
+
+static void sleep_on_a_clock_paused_mid_millisecond_never_ends_early(void) {
+    weft_rt *rt = new_rt(0);
+    wall_sleep_ms(2);
+    CHECK_EQ(weft_time_pause(rt), 0);
+    midms m = {0};
+    CHECK_EQ(weft_block_on(rt, midms_poll, &m), 0);
+    /* Deadline = the paused reading rounded up to a whole ms, plus 40; the
+     * paused clock then jumps exactly there. */
+    CHECK(m.after >= m.before + 40);
+    CHECK(m.after <= m.before + 41);
+    weft_rt_free(rt);
+}
+
+/* ---- weft_time_advance --------------------------------------------------- */
+
+typedef struct advancer {
+    weft_frame fr;
+    weft_task *a, *b; /* sleeping 100 and 300 */
+    int rc1, rc2;
+    weft_instant now1, now2;
+    int a_woke_before_yield, b_woke_mid;
+    uint64_t timers_parked, timers_mid, timers_end;
+} advancer;
+
+static weft_poll advancer_poll(void *arg, weft_cx *cx) {
+    advancer *self = arg;
+    weft_async (self) {
+        weft_yield(); /* both park */
+        self->timers_parked = stats(cx->rt).timers;
+        self->rc1 = weft_time_advance(cx->rt, 150);
+        self->now1 = weft_now(cx->rt);
+        self->a_woke_before_yield = sleeper_of(self->a)->woke;
+        weft_await(weft_join(self->a, cx, NULL));
+        self->b_woke_mid = sleeper_of(self->b)->woke;
+        self->timers_mid = stats(cx->rt).timers;
+        self->rc2 = weft_time_advance(cx->rt, 150);
+        self->now2 = weft_now(cx->rt);
+        weft_await(weft_join(self->b, cx, NULL));
+        self->timers_end = stats(cx->rt).timers;
+    }
+    return WEFT_READY;
+}
+
+static void time_advance_fires_due_timers_and_moves_the_clock(void) {
+    weft_rt *rt = new_rt(1);
+    advancer a = {.a = spawn_sleeper(rt, 100, 0, NULL), .b = spawn_sleeper(rt, 300, 1, NULL)};
+    CHECK(a.a && a.b);
+    CHECK_EQ(weft_block_on(rt, advancer_poll, &a), 0);
+    CHECK_EQ(a.timers_parked, 2);
+    CHECK_EQ(a.rc1, 0);
+    CHECK_EQ(a.now1, 150);
+    CHECK_EQ(a.a_woke_before_yield, 0); /* woken; runs when the caller yields */
+    CHECK_EQ(sleeper_of(a.a)->after, 150);
+    CHECK_EQ(a.b_woke_mid, 0);
+    CHECK_EQ(a.timers_mid, 1);
+    CHECK_EQ(a.rc2, 0);
+    CHECK_EQ(a.now2, 300);
+    CHECK_EQ(sleeper_of(a.b)->after, 300);
+    CHECK_EQ(a.timers_end, 0);
+    weft_task_release(a.a);
+    weft_task_release(a.b);
+    weft_rt_free(rt);
+}
+
+/* One advance makes several timers due: their tasks run in deadline order. */
+typedef struct advance_all {
+    weft_frame fr;
+    weft_task **h;
+    int n, i;
+} advance_all;
+
+static weft_poll advance_all_poll(void *arg, weft_cx *cx) {
+    advance_all *self = arg;
+    weft_async (self) {
+        weft_yield();
+        weft_time_advance(cx->rt, 100);
+        for (self->i = 0; self->i < self->n; self->i++)
+            weft_await(weft_join(self->h[self->i], cx, NULL));
+    }
+    return WEFT_READY;
+}
+
+static void time_advance_wakes_sleepers_in_deadline_order(void) {
+    weft_rt *rt = new_rt(1);
+    static const uint64_t ms[4] = {40, 10, 30, 20};
+    wake_log log = {0};
+    weft_task *h[4];
+    for (int i = 0; i < 4; i++) CHECK((h[i] = spawn_sleeper(rt, ms[i], i, &log)));
+    advance_all a = {.h = h, .n = 4};
+    CHECK_EQ(weft_block_on(rt, advance_all_poll, &a), 0);
+    static const int order[4] = {1, 3, 2, 0};
+    CHECK_EQ(log.n, 4);
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ(log.id[i], order[i]);
+        CHECK_EQ(log.at[i], 100);
+        weft_task_release(h[i]);
+    }
+    weft_rt_free(rt);
+}
+
+typedef struct advance_rc {
+    weft_frame fr;
+    int rc;
+} advance_rc;
+
+static weft_poll advance_rc_poll(void *arg, weft_cx *cx) {
+    advance_rc *self = arg;
+    weft_async (self) {
+        self->rc = weft_time_advance(cx->rt, 10000);
+    }
+    return WEFT_READY;
+}
+
+static void time_advance_fails_with_einval_when_not_paused(void) {
+    weft_rt *rt = new_rt(0);
+    advance_rc a = {0};
+    CHECK_EQ(weft_block_on(rt, advance_rc_poll, &a), 0);
+    CHECK_EQ(a.rc, -EINVAL);
+    CHECK(!weft_time_is_paused(rt));
+    weft_rt_free(rt);
+}
+
+static weft_poll advance_to_the_end_poll(void *arg, weft_cx *cx) {
+    advance_rc *self = arg;
+    weft_async (self) {
+        self->rc = weft_time_advance(cx->rt, UINT64_MAX);
+        if (self->rc == 0) self->rc = weft_time_advance(cx->rt, 1000);
+    }
+    return WEFT_READY;
+}
+
+static void time_advance_saturates_at_the_end_of_the_clock(void) {
+    weft_rt *rt = new_rt(1);
+    advance_rc a = {.rc = -1};
+    CHECK_EQ(weft_block_on(rt, advance_to_the_end_poll, &a), 0);
+    CHECK_EQ(a.rc, 0);
+    CHECK_EQ(weft_now(rt), CLOCK_END_MS); /* no wrap-around to 0 */
+    weft_rt_free(rt);
+}
+
+/* ---- pause and resume ---------------------------------------------------- */
+
+static void time_pause_twice_returns_ealready(void) {
+    weft_rt *rt = new_rt(0);
+    CHECK(!weft_time_is_paused(rt));
+    CHECK_EQ(weft_time_pause(rt), 0);
+    CHECK(weft_time_is_paused(rt));
+    CHECK_EQ(weft_time_pause(rt), -EALREADY);
+    CHECK(weft_time_is_paused(rt));
+    weft_rt_free(rt);
+}
+
+static void time_resume_twice_returns_ealready(void) {
+    weft_rt *rt = new_rt(1);
+    CHECK_EQ(weft_time_resume(rt), 0);
+    CHECK(!weft_time_is_paused(rt));
+    CHECK_EQ(weft_time_resume(rt), -EALREADY);
+    CHECK(!weft_time_is_paused(rt));
+    weft_rt_free(rt);
+}
+
+static void pause_stops_the_real_clock(void) {
+    weft_rt *rt = new_rt(0);
+    CHECK_EQ(weft_time_pause(rt), 0);
+    weft_instant t0 = weft_now(rt);
+    wall_sleep_ms(20);
+    CHECK_EQ(weft_now(rt), t0);
+    weft_rt_free(rt);
+}
+
+/*
+ * Paused for 100 ms of wall time, then resumed: the clock continues from its
+ * paused reading.  The only bound is the wall time measured around the resume
+ * itself, so a slow machine cannot fail it.
+ */
+static void resume_does_not_jump_over_the_time_spent_paused(void) {
+    weft_rt *rt = new_rt(0);
+    CHECK_EQ(weft_time_pause(rt), 0);
+    weft_instant t0 = weft_now(rt);
+    wall_sleep_ms(100);
+    uint64_t m0 = mono_ns();
+    CHECK_EQ(weft_time_resume(rt), 0);
+    weft_instant t1 = weft_now(rt);
+    uint64_t m1 = mono_ns();
+    CHECK(t1 >= t0);
+    CHECK(t1 - t0 <= (m1 - m0) / 1000000u + 1);
+    weft_rt_free(rt);
+}
+
+typedef struct resume_from {
+    weft_frame fr;
+    weft_instant t0, t1;
+    uint64_t m0, m1;
+    int rc;
+} resume_from;
+
+static weft_poll resume_from_poll(void *arg, weft_cx *cx) {
+    resume_from *self = arg;
+    weft_async (self) {
+        weft_time_advance(cx->rt, 10000000); /* ~2.8 hours ahead of real time */
+        self->t0 = weft_now(cx->rt);
+        self->m0 = mono_ns();
+        self->rc = weft_time_resume(cx->rt);
+        self->t1 = weft_now(cx->rt);
+        self->m1 = mono_ns();
+    }
+    return WEFT_READY;
+}
+
+static void resume_continues_from_an_advanced_reading(void) {
+    weft_rt *rt = new_rt(1);
+    resume_from r = {0};
+    CHECK_EQ(weft_block_on(rt, resume_from_poll, &r), 0);
+    CHECK_EQ(r.rc, 0);
+    CHECK_EQ(r.t0, 10000000);
+    CHECK(r.t1 >= r.t0); /* not back to real time */
+    CHECK(r.t1 - r.t0 <= (r.m1 - r.m0) / 1000000u + 1);
+    /* and it runs again */
+    wall_sleep_ms(5);
+    CHECK(weft_now(rt) >= r.t1 + 5);
+    weft_rt_free(rt);
+}
+
+/* ---- auto-advance -------------------------------------------------------- */
+
+typedef struct spinner {
+    weft_frame fr;
+    int n, i;
+    int *count;
+} spinner;
+
+static weft_poll spinner_poll(void *arg, weft_cx *cx) {
+    spinner *self = arg;
+    weft_async (self) {
+        for (self->i = 0; self->i < self->n; self->i++) {
+            (*self->count)++;
+            weft_yield();
+        }
+    }
+    return WEFT_READY;
+}
+
+typedef struct watcher {
+    weft_frame fr;
+    int *count;
+    int seen;
+    weft_sleep_op op;
+    weft_instant at;
+} watcher;
+
+static weft_poll watcher_poll(void *arg, weft_cx *cx) {
+    watcher *self = arg;
+    weft_async (self) {
+        weft_await(weft_sleep(&self->op, cx, 1));
+        self->seen = *self->count;
+        self->at = weft_now(cx->rt);
+    }
+    return WEFT_READY;
+}
+
+static void auto_advance_waits_until_every_task_is_idle(void) {
+    weft_rt *rt = new_rt(1);
+    int count = 0;
+    spinner *sp = weft_task_new(rt, spinner, spinner_poll);
+    sp->n = 1000;
+    sp->count = &count;
+    watcher *w = weft_task_new(rt, watcher, watcher_poll);
+    w->count = &count;
+    weft_task *h[2] = {weft_task_spawn(sp), weft_task_spawn(w)};
+    join_all j = {.h = h, .n = 2};
+    CHECK_EQ(weft_block_on(rt, join_all_poll, &j), 0);
+    watcher *view = weft_task_frame(h[1]);
+    CHECK_EQ(view->seen, 1000); /* the clock did not move while the spinner ran */
+    CHECK_EQ(view->at, 1);
+    weft_task_release(h[0]);
+    weft_task_release(h[1]);
+    weft_rt_free(rt);
+}
+
+static void sleeps_beyond_the_wheel_range_fire_at_their_exact_deadlines(void) {
+    weft_rt *rt = new_rt(1);
+    /* 64^6 ms (~2.2 years) is the wheel's span; these are further out. */
+    const uint64_t three_years = UINT64_C(94608000000) + 7;
+    const uint64_t century = UINT64_C(3153600000000) + 13;
+    wake_log log = {0};
+    weft_task *h[2] = {spawn_sleeper(rt, century, 0, &log),
+                       spawn_sleeper(rt, three_years, 1, &log)};
+    CHECK(h[0] && h[1]);
+    join_all j = {.h = h, .n = 2};
+    CHECK_EQ(weft_block_on(rt, join_all_poll, &j), 0);
+    CHECK_EQ(log.n, 2);
+    CHECK_EQ(log.id[0], 1);
+    CHECK_EQ(log.at[0], three_years);
+    CHECK_EQ(log.id[1], 0);
+    CHECK_EQ(log.at[1], century);
+    CHECK_EQ(weft_now(rt), century);
+    weft_task_release(h[0]);
+    weft_task_release(h[1]);
+    weft_rt_free(rt);
+}
+
+/*
+ * A sleep past the end of the clock (which counts nanoseconds in 64 bits, so
+ * it ends after ~584 years) on a runtime with nothing else to do: the
+ * auto-advance must neither spin for ever nor wrap the clock around.  The
+ * sleep ends when the clock reaches its end.
+ */
+static void sleep_past_the_end_of_the_clock_does_not_hang_an_idle_paused_runtime(void) {
+    weft_rt *rt = new_rt(1);
+    sleeper s = {.ms = UINT64_MAX / 2};
+    CHECK_EQ(weft_block_on(rt, sleeper_poll, &s), 0);
+    CHECK_EQ(s.woke, 1);
+    CHECK_EQ(s.after, CLOCK_END_MS);
+    CHECK_EQ(weft_now(rt), CLOCK_END_MS);
+    weft_rt_free(rt);
+}
+
+/* ---- intervals ----------------------------------------------------------- */
+
+/*
+ * Ticks `before` times, then makes the task late by advancing the clock by
+ * `stall` ms from inside the ticking task (or by sleeping that long, when
+ * sleep_stall is set), then ticks `after` more times.  Records each tick's
+ * reported instant and the clock when it completed.
+ */
+typedef struct ticker {
+    weft_frame fr;
+    uint64_t period;
+    weft_missed_tick missed;
+    uint64_t pre_advance; /* ms to advance before the first tick */
+    int before, after;
+    uint64_t stall;
+    int sleep_stall;
+    int reset_after_stall; /* call weft_interval_reset after the stall */
+    weft_interval iv;
+    weft_sleep_op op;
+    int i, n;
+    weft_instant when[32], now[32];
+} ticker;
+
+static weft_poll ticker_poll(void *arg, weft_cx *cx) {
+    ticker *self = arg;
+    weft_async (self) {
+        weft_interval_init(&self->iv, self->period, self->missed);
+        if (self->pre_advance) weft_time_advance(cx->rt, self->pre_advance);
+        for (self->i = 0; self->i < self->before; self->i++) {
+            weft_await(weft_interval_tick(&self->iv, cx, &self->when[self->n]));
+            self->now[self->n++] = weft_now(cx->rt);
+        }
+        if (self->stall && self->sleep_stall)
+            weft_await(weft_sleep(&self->op, cx, self->stall));
+        else if (self->stall)
+            weft_time_advance(cx->rt, self->stall);
+        if (self->reset_after_stall) weft_interval_reset(&self->iv, cx->rt);
+        for (self->i = 0; self->i < self->after; self->i++) {
+            weft_await(weft_interval_tick(&self->iv, cx, &self->when[self->n]));
+            self->now[self->n++] = weft_now(cx->rt);
+        }
+    }
+    return WEFT_READY;
+}
+
+/* Compare the recorded (when, now) pairs with the expected ones. */
+static int ticks_are(const ticker *t, const weft_instant (*want)[2], int n) {
+    int ok = t->n == n;
+    if (!ok) fprintf(stderr, "    %d ticks, want %d\n", t->n, n);
+    for (int i = 0; i < n && i < t->n; i++) {
+        if (t->when[i] != want[i][0] || t->now[i] != want[i][1]) {
+            fprintf(stderr, "    tick %d: when=%llu now=%llu, want when=%llu now=%llu\n", i,
+                    (unsigned long long)t->when[i], (unsigned long long)t->now[i],
+                    (unsigned long long)want[i][0], (unsigned long long)want[i][1]);
+            ok = 0;
+        }
+    }
+    return ok;
+}
+
+static void interval_first_tick_is_immediate(void) {
+    weft_rt *rt = new_rt(1);
+    ticker t = {.period = 1000, .pre_advance = 7, .before = 1};
+    CHECK_EQ(weft_block_on(rt, ticker_poll, &t), 0);
+    static const weft_instant want[][2] = {{7, 7}};
+    CHECK(ticks_are(&t, want, 1));
+    weft_rt_free(rt);
+}
+
+static void interval_ticks_every_period_at_the_reported_instants(void) {
+    weft_rt *rt = new_rt(1);
+    ticker t = {.period = 10, .pre_advance = 3, .before = 5};
+    CHECK_EQ(weft_block_on(rt, ticker_poll, &t), 0);
+    static const weft_instant want[][2] = {{3, 3}, {13, 13}, {23, 23}, {33, 33}, {43, 43}};
+    CHECK(ticks_are(&t, want, 5));
+    weft_rt_free(rt);
+}
+
+static void interval_period_zero_is_taken_as_one_ms(void) {
+    weft_rt *rt = new_rt(1);
+    ticker t = {.period = 0, .before = 4};
+    CHECK_EQ(weft_block_on(rt, ticker_poll, &t), 0);
+    static const weft_instant want[][2] = {{0, 0}, {1, 1}, {2, 2}, {3, 3}};
+    CHECK(ticks_are(&t, want, 4));
+    weft_rt_free(rt);
+}
+
+/*
+ * The missed-tick scenario of the next three tests: period 10, ticks at 0 and
+ * 10, then the task is busy until 47, so the ticks due at 20, 30 and 40 were
+ * missed.  Tokio (MissedTickBehavior; interval.rs poll_tick returns the
+ * scheduled instant and, when now > scheduled + 5 ms, asks the behaviour for
+ * the next deadline):
+ *   Burst: next = scheduled + period: 20, 30, 40 at once, then 50, 60.
+ *   Delay: next = now + period:       20 at once, then 57, 67.
+ *   Skip:  next = now + period - (now - scheduled) % period:
+ *                                     20 at once, then 50, 60.
+ */
+static void interval_burst_fires_missed_ticks_back_to_back(void) {
+    weft_rt *rt = new_rt(1);
+    ticker t = {.period = 10, .missed = WEFT_MISSED_BURST, .before = 2, .stall = 37, .after = 5};
+    CHECK_EQ(weft_block_on(rt, ticker_poll, &t), 0);
+    static const weft_instant want[][2] = {{0, 0},   {10, 10}, {20, 47}, {30, 47},
+                                           {40, 47}, {50, 50}, {60, 60}};
+    CHECK(ticks_are(&t, want, 7));
+    weft_rt_free(rt);
+}
+
+static void interval_delay_restarts_the_schedule_from_the_late_tick(void) {
+    weft_rt *rt = new_rt(1);
+    ticker t = {.period = 10, .missed = WEFT_MISSED_DELAY, .before = 2, .stall = 37, .after = 3};
+    CHECK_EQ(weft_block_on(rt, ticker_poll, &t), 0);
+    static const weft_instant want[][2] = {{0, 0}, {10, 10}, {20, 47}, {57, 57}, {67, 67}};
+    CHECK(ticks_are(&t, want, 5));
+    weft_rt_free(rt);
+}
+
+static void interval_skip_realigns_to_the_original_schedule(void) {
+    weft_rt *rt = new_rt(1);
+    ticker t = {.period = 10, .missed = WEFT_MISSED_SKIP, .before = 2, .stall = 37, .after = 3};
+    CHECK_EQ(weft_block_on(rt, ticker_poll, &t), 0);
+    static const weft_instant want[][2] = {{0, 0}, {10, 10}, {20, 47}, {50, 50}, {60, 60}};
+    CHECK(ticks_are(&t, want, 5));
+    weft_rt_free(rt);
+}
+
+/* The same Burst scenario, made late by an ordinary (auto-advanced) sleep. */
+static void interval_burst_after_a_long_sleep_in_the_ticking_task(void) {
+    weft_rt *rt = new_rt(1);
+    ticker t = {.period = 10, .before = 2, .stall = 37, .sleep_stall = 1, .after = 5};
+    CHECK_EQ(weft_block_on(rt, ticker_poll, &t), 0);
+    static const weft_instant want[][2] = {{0, 0},   {10, 10}, {20, 47}, {30, 47},
+                                           {40, 47}, {50, 50}, {60, 60}};
+    CHECK(ticks_are(&t, want, 7));
+    weft_rt_free(rt);
+}
+
+/*
+ * Tokio applies the missed-tick behaviour whenever a tick is more than 5 ms
+ * late, also when less than a whole period was lost: period 100, tick at 0,
+ * busy until 130, so the tick due at 100 is 30 ms late.  Delay: next = now +
+ * period = 230.
+ */
+static void interval_delay_applies_to_a_tick_late_by_less_than_a_period(void) {
+    weft_rt *rt = new_rt(1);
+    ticker t = {.period = 100, .missed = WEFT_MISSED_DELAY, .before = 1, .stall = 130, .after = 2};
+    CHECK_EQ(weft_block_on(rt, ticker_poll, &t), 0);
+    static const weft_instant want[][2] = {{0, 0}, {100, 130}, {230, 230}};
+    CHECK(ticks_are(&t, want, 3));
+    weft_rt_free(rt);
+}
+
+/* Up to 5 ms late is on time (Tokio's tolerance): the schedule is kept. */
+static void interval_tick_late_by_at_most_5ms_keeps_the_schedule(void) {
+    weft_rt *rt = new_rt(1);
+    ticker t = {.period = 100, .missed = WEFT_MISSED_DELAY, .before = 1, .stall = 105, .after = 2};
+    CHECK_EQ(weft_block_on(rt, ticker_poll, &t), 0);
+    static const weft_instant want[][2] = {{0, 0}, {100, 105}, {200, 200}};
+    CHECK(ticks_are(&t, want, 3));
+    weft_rt_free(rt);
+}
+
+static void interval_reset_restarts_one_period_from_now(void) {
+    weft_rt *rt = new_rt(1);
+    ticker t = {.period = 10, .before = 2, .stall = 3, .reset_after_stall = 1, .after = 2};
+    CHECK_EQ(weft_block_on(rt, ticker_poll, &t), 0);
+    static const weft_instant want[][2] = {{0, 0}, {10, 10}, {23, 23}, {33, 33}};
+    CHECK(ticks_are(&t, want, 4));
+    weft_rt_free(rt);
+}
+
+/* Resetting before the first tick: the first tick comes a period later. */
+static void interval_reset_before_the_first_tick_delays_it_by_a_period(void) {
+    weft_rt *rt = new_rt(1);
+    ticker t = {.period = 10, .stall = 4, .reset_after_stall = 1, .after = 2};
+    CHECK_EQ(weft_block_on(rt, ticker_poll, &t), 0);
+    static const weft_instant want[][2] = {{14, 14}, {24, 24}};
+    CHECK(ticks_are(&t, want, 2));
+    weft_rt_free(rt);
+}
+
+/* A tick wait dropped by a timeout: the schedule is kept, the tick not lost. */
+typedef struct tick_timeout {
+    weft_frame fr;
+    weft_interval iv;
+    weft_timeout_op to;
+    weft_instant w0, w1, w2, at_timeout, at_tick;
+    int err;
+    uint64_t timers_after_timeout;
+} tick_timeout;
+
+static weft_poll tick_timeout_poll(void *arg, weft_cx *cx) {
+    tick_timeout *self = arg;
+    weft_async (self) {
+        weft_interval_init(&self->iv, 100, WEFT_MISSED_BURST);
+        weft_await(weft_interval_tick(&self->iv, cx, &self->w0));
+        weft_await(weft_timeout(&self->to, 30, weft_interval_tick(&self->iv, cx, &self->w1)));
+        self->err = self->to.err;
+        self->at_timeout = weft_now(cx->rt);
+        self->timers_after_timeout = stats(cx->rt).timers;
+        weft_await(weft_interval_tick(&self->iv, cx, &self->w2));
+        self->at_tick = weft_now(cx->rt);
+    }
+    return WEFT_READY;
+}
+
+static void interval_tick_cancelled_by_a_timeout_is_not_lost(void) {
+    weft_rt *rt = new_rt(1);
+    tick_timeout t = {.w1 = 999};
+    CHECK_EQ(weft_block_on(rt, tick_timeout_poll, &t), 0);
+    CHECK_EQ(t.w0, 0);
+    CHECK_EQ(t.err, -ETIMEDOUT);
+    CHECK_EQ(t.at_timeout, 30);
+    CHECK_EQ(t.w1, 999); /* untouched: that tick did not complete */
+    CHECK_EQ(t.timers_after_timeout, 0);
+    CHECK_EQ(t.w2, 100);
+    CHECK_EQ(t.at_tick, 100);
+    weft_rt_free(rt);
+}
+
+/* A huge period saturates instead of wrapping around to an instant tick. */
+typedef struct huge_period {
+    weft_frame fr;
+    weft_interval iv;
+    weft_timeout_op to;
+    weft_instant w0, w1;
+    int err;
+} huge_period;
+
+static weft_poll huge_period_poll(void *arg, weft_cx *cx) {
+    huge_period *self = arg;
+    weft_async (self) {
+        weft_time_advance(cx->rt, 5);
+        weft_interval_init(&self->iv, UINT64_MAX, WEFT_MISSED_BURST);
+        weft_await(weft_interval_tick(&self->iv, cx, &self->w0));
+        weft_await(weft_timeout(&self->to, 1000, weft_interval_tick(&self->iv, cx, &self->w1)));
+        self->err = self->to.err;
+    }
+    return WEFT_READY;
+}
+
+static void interval_with_a_huge_period_does_not_tick_again(void) {
+    weft_rt *rt = new_rt(1);
+    huge_period h = {.w1 = 999};
+    CHECK_EQ(weft_block_on(rt, huge_period_poll, &h), 0);
+    CHECK_EQ(h.w0, 5);
+    CHECK_EQ(h.err, -ETIMEDOUT);
+    CHECK_EQ(h.w1, 999);
+    CHECK_EQ(weft_now(rt), 1005);
+    weft_rt_free(rt);
+}
+
+/* ---- timeouts ------------------------------------------------------------ */
+
+/* weft_timeout around a sleep: inner_ms against limit_ms. */
+typedef struct timed_sleep {
+    weft_frame fr;
+    uint64_t inner_ms, limit_ms;
+    weft_sleep_op op;
+    weft_timeout_op to;
+    weft_instant at;
+    uint64_t timers_after;
+} timed_sleep;
+
+static weft_poll timed_sleep_poll(void *arg, weft_cx *cx) {
+    timed_sleep *self = arg;
+    weft_async (self) {
+        weft_await(weft_timeout(&self->to, self->limit_ms,
+                                weft_sleep(&self->op, cx, self->inner_ms)));
+        self->at = weft_now(cx->rt);
+        self->timers_after = stats(cx->rt).timers;
+    }
+    return WEFT_READY;
+}
+
+static void timeout_inner_completing_first_gives_err_zero(void) {
+    weft_rt *rt = new_rt(1);
+    timed_sleep t = {.inner_ms = 30, .limit_ms = 100, .to.err = 12345};
+    CHECK_EQ(weft_block_on(rt, timed_sleep_poll, &t), 0);
+    CHECK_EQ(t.to.err, 0);
+    CHECK_EQ(t.at, 30);
+    CHECK_EQ(t.timers_after, 0); /* the timeout's timer was disarmed */
+    CHECK_EQ(t.to.timer.state, WEFT__TIMER_IDLE);
+    weft_rt_free(rt);
+}
+
+static void timeout_deadline_first_gives_etimedout_and_drops_the_inner_sleep(void) {
+    weft_rt *rt = new_rt(1);
+    timed_sleep t = {.inner_ms = 100, .limit_ms = 50};
+    CHECK_EQ(weft_block_on(rt, timed_sleep_poll, &t), 0);
+    CHECK_EQ(t.to.err, -ETIMEDOUT);
+    CHECK_EQ(t.at, 50);
+    CHECK_EQ(t.timers_after, 0); /* the inner sleep left the wheel */
+    CHECK_EQ(t.op.state, WEFT__TIMER_IDLE);
+    CHECK(t.op.waker == NULL);
+    weft_rt_free(rt);
+}
+
+/* Inner and deadline due in the same poll: the inner operation wins. */
+static void timeout_inner_ready_at_the_deadline_wins(void) {
+    weft_rt *rt = new_rt(1);
+    timed_sleep t = {.inner_ms = 50, .limit_ms = 50, .to.err = 12345};
+    CHECK_EQ(weft_block_on(rt, timed_sleep_poll, &t), 0);
+    CHECK_EQ(t.to.err, 0);
+    CHECK_EQ(t.at, 50);
+    CHECK_EQ(t.timers_after, 0);
+    weft_rt_free(rt);
+}
+
+/* weft_timeout around a probe leaf that never completes. */
+typedef struct timed_probe {
+    weft_frame fr;
+    uint64_t ms;
+    int absolute; /* ms is a deadline for weft_timeout_at */
+    uint64_t pre_advance;
+    probe *p;
+    weft_timeout_op to;
+    weft_instant at;
+    int finally_runs, cancelled, done;
+} timed_probe;
+
+static weft_poll timed_probe_poll(void *arg, weft_cx *cx) {
+    timed_probe *self = arg;
+    weft_async (self) {
+        if (self->pre_advance) weft_time_advance(cx->rt, self->pre_advance);
+        if (self->absolute)
+            weft_await(weft_timeout_at(&self->to, self->ms, probe_wait(self->p, cx)));
+        else
+            weft_await(weft_timeout(&self->to, self->ms, probe_wait(self->p, cx)));
+        self->at = weft_now(cx->rt);
+        self->done = 1;
+    weft_finally:
+        self->finally_runs++;
+        self->cancelled = weft_cancelled();
+    }
+    return WEFT_READY;
+}
+
+static void timeout_deadline_first_drops_the_inner_leaf_once(void) {
+    weft_rt *rt = new_rt(1);
+    probe p = {0};
+    timed_probe t = {.ms = 50, .p = &p};
+    CHECK_EQ(weft_block_on(rt, timed_probe_poll, &t), 0);
+    CHECK_EQ(t.to.err, -ETIMEDOUT);
+    CHECK_EQ(t.at, 50);
+    CHECK_EQ(p.drops, 1);
+    CHECK(p.waker == NULL);
+    CHECK_EQ(stats(rt).timers, 0);
+    weft_rt_free(rt);
+}
+
+/* Like Tokio's timeout(0): the inner operation gets its one poll first. */
+static void timeout_zero_polls_the_inner_once_then_times_out(void) {
+    weft_rt *rt = new_rt(1);
+    probe p = {0};
+    timed_probe t = {.ms = 0, .p = &p};
+    CHECK_EQ(weft_block_on(rt, timed_probe_poll, &t), 0);
+    CHECK_EQ(t.to.err, -ETIMEDOUT);
+    CHECK_EQ(t.at, 0);
+    CHECK_EQ(p.polls, 1);
+    CHECK_EQ(p.drops, 1);
+    weft_rt_free(rt);
+}
+
+static void timeout_at_times_out_at_the_absolute_deadline(void) {
+    weft_rt *rt = new_rt(1);
+    probe p = {0};
+    timed_probe t = {.ms = 70, .absolute = 1, .pre_advance = 20, .p = &p};
+    CHECK_EQ(weft_block_on(rt, timed_probe_poll, &t), 0);
+    CHECK_EQ(t.to.err, -ETIMEDOUT);
+    CHECK_EQ(t.at, 70);
+    CHECK_EQ(p.drops, 1);
+    CHECK_EQ(stats(rt).timers, 0);
+    weft_rt_free(rt);
+}
+
+static void timeout_at_a_past_deadline_polls_the_inner_once_then_times_out(void) {
+    weft_rt *rt = new_rt(1);
+    probe p = {0};
+    timed_probe t = {.ms = 10, .absolute = 1, .pre_advance = 20, .p = &p};
+    CHECK_EQ(weft_block_on(rt, timed_probe_poll, &t), 0);
+    CHECK_EQ(t.to.err, -ETIMEDOUT);
+    CHECK_EQ(t.at, 20);
+    CHECK_EQ(p.polls, 1);
+    CHECK_EQ(p.drops, 1);
+    weft_rt_free(rt);
+}
+
+/* weft_timeout_at whose inner operation completes first. */
+typedef struct release_later {
+    weft_frame fr;
+    probe *p;
+    weft_sleep_op op;
+} release_later;
+
+static weft_poll release_later_poll(void *arg, weft_cx *cx) {
+    release_later *self = arg;
+    weft_async (self) {
+        weft_await(weft_sleep(&self->op, cx, 40));
+        self->p->ready = 1;
+        weft_waker_wake(self->p->waker);
+        self->p->waker = NULL;
+    }
+    return WEFT_READY;
+}
+
+static void timeout_at_inner_completing_first_gives_err_zero(void) {
+    weft_rt *rt = new_rt(1);
+    probe p = {0};
+    release_later *r = weft_task_new(rt, release_later, release_later_poll);
+    r->p = &p;
+    weft_task_spawn_detached(r);
+    timed_probe t = {.ms = 100, .absolute = 1, .p = &p, .to.err = 12345};
+    CHECK_EQ(weft_block_on(rt, timed_probe_poll, &t), 0);
+    CHECK_EQ(t.to.err, 0);
+    CHECK_EQ(t.at, 40);
+    CHECK_EQ(p.drops, 0);
+    CHECK_EQ(stats(rt).timers, 0);
+    weft_rt_free(rt);
+}
+
+/* weft_timeout around a child frame. */
+typedef struct timed_child {
+    weft_frame fr;
+    uint64_t limit;
+    child c;
+    weft_timeout_op to;
+    weft_instant at;
+    gate *after; /* optional: wait here afterwards */
+} timed_child;
+
+static weft_poll timed_child_poll(void *arg, weft_cx *cx) {
+    timed_child *self = arg;
+    weft_async (self) {
+        weft_await(weft_timeout(&self->to, self->limit, child_poll(&self->c, cx)));
+        self->at = weft_now(cx->rt);
+        if (self->after) weft_await(gate_wait(self->after, cx));
+    }
+    return WEFT_READY;
+}
+
+static void timeout_drops_a_child_frame_whose_finally_runs_once(void) {
+    weft_rt *rt = new_rt(1);
+    gate g = {0};
+    timed_child t = {.limit = 60, .c = {.g = &g}};
+    CHECK_EQ(weft_block_on(rt, timed_child_poll, &t), 0);
+    CHECK_EQ(t.to.err, -ETIMEDOUT);
+    CHECK_EQ(t.at, 60);
+    CHECK_EQ(t.c.finished, 0);
+    CHECK_EQ(t.c.finally_runs, 1);
+    CHECK_EQ(t.c.cancelled, 1);
+    CHECK(weft_frame_done(&t.c.fr));
+    CHECK_EQ(g.cancels, 1);
+    CHECK(g.waker == NULL);
+    weft_rt_free(rt);
+}
+
+static void timeout_child_frame_completing_first_runs_finally_once(void) {
+    weft_rt *rt = new_rt(1);
+    timed_child t = {.limit = 60, .c = {.ms = 25}, .to.err = 12345};
+    CHECK_EQ(weft_block_on(rt, timed_child_poll, &t), 0);
+    CHECK_EQ(t.to.err, 0);
+    CHECK_EQ(t.at, 25);
+    CHECK_EQ(t.c.finished, 1);
+    CHECK_EQ(t.c.finally_runs, 1);
+    CHECK_EQ(t.c.cancelled, 0);
+    CHECK_EQ(stats(rt).timers, 0);
+    weft_rt_free(rt);
+}
+
+/* The child was dropped by the timeout; aborting the parent later does not
+ * drop it again. */
+typedef struct abort_later {
+    weft_frame fr;
+    weft_task *victim;
+    weft_sleep_op op;
+    int status;
+} abort_later;
+
+static weft_poll abort_later_poll(void *arg, weft_cx *cx) {
+    abort_later *self = arg;
+    weft_async (self) {
+        weft_await(weft_sleep(&self->op, cx, 100)); /* the timeout fired at 60 */
+        weft_task_abort(self->victim);
+        weft_await(weft_join(self->victim, cx, &self->status));
+    }
+    return WEFT_READY;
+}
+
+static void timeout_child_finally_is_not_rerun_when_the_parent_is_aborted(void) {
+    weft_rt *rt = new_rt(1);
+    gate g = {0}, after = {0};
+    timed_child *t = weft_task_new(rt, timed_child, timed_child_poll);
+    t->limit = 60;
+    t->c.g = &g;
+    t->after = &after;
+    abort_later a = {.victim = weft_task_spawn(t)};
+    CHECK_EQ(weft_block_on(rt, abort_later_poll, &a), 0);
+    CHECK_EQ(a.status, -ECANCELED);
+    timed_child *view = weft_task_frame(a.victim);
+    CHECK_EQ(view->to.err, -ETIMEDOUT);
+    CHECK_EQ(view->c.finally_runs, 1);
+    CHECK_EQ(g.cancels, 1);
+    CHECK_EQ(after.cancels, 1);
+    weft_task_release(a.victim);
+    CHECK_EQ(stats(rt).tasks_held, 0);
+    weft_rt_free(rt);
+}
+
+/* The op is reusable: a timeout that fired, then one that does not. */
+typedef struct reuse_timeout {
+    weft_frame fr;
+    probe p;
+    weft_sleep_op op;
+    weft_timeout_op to;
+    int err1, err2;
+    weft_instant at1, at2;
+} reuse_timeout;
+
+static weft_poll reuse_timeout_poll(void *arg, weft_cx *cx) {
+    reuse_timeout *self = arg;
+    weft_async (self) {
+        weft_await(weft_timeout(&self->to, 10, probe_wait(&self->p, cx)));
+        self->err1 = self->to.err;
+        self->at1 = weft_now(cx->rt);
+        weft_await(weft_timeout(&self->to, 50, weft_sleep(&self->op, cx, 20)));
+        self->err2 = self->to.err;
+        self->at2 = weft_now(cx->rt);
+    }
+    return WEFT_READY;
+}
+
+static void timeout_op_is_reusable_after_it_fired(void) {
+    weft_rt *rt = new_rt(1);
+    reuse_timeout r = {.err2 = 12345};
+    CHECK_EQ(weft_block_on(rt, reuse_timeout_poll, &r), 0);
+    CHECK_EQ(r.err1, -ETIMEDOUT);
+    CHECK_EQ(r.at1, 10);
+    CHECK_EQ(r.err2, 0);
+    CHECK_EQ(r.at2, 30);
+    CHECK_EQ(stats(rt).timers, 0);
+    weft_rt_free(rt);
+}
+
+/* weft_timeout_future over a type-erased child frame. */
+typedef struct timed_future {
+    weft_frame fr;
+    uint64_t limit;
+    weft_future f;
+    weft_timeout_op to;
+    weft_instant at;
+} timed_future;
+
+static weft_poll timed_future_poll(void *arg, weft_cx *cx) {
+    timed_future *self = arg;
+    weft_async (self) {
+        weft_await(weft_timeout_future(&self->to, cx, self->limit, self->f));
+        self->at = weft_now(cx->rt);
+    }
+    return WEFT_READY;
+}
+
+static void timeout_future_completing_first_gives_err_zero(void) {
+    weft_rt *rt = new_rt(1);
+    child c = {.ms = 30};
+    timed_future t = {.limit = 100, .f = {child_poll, &c}, .to.err = 12345};
+    CHECK_EQ(weft_block_on(rt, timed_future_poll, &t), 0);
+    CHECK_EQ(t.to.err, 0);
+    CHECK_EQ(t.at, 30);
+    CHECK_EQ(c.finished, 1);
+    CHECK_EQ(c.finally_runs, 1);
+    CHECK_EQ(c.cancelled, 0);
+    CHECK_EQ(stats(rt).timers, 0);
+    weft_rt_free(rt);
+}
+
+static void timeout_future_drops_the_future_when_time_runs_out(void) {
+    weft_rt *rt = new_rt(1);
+    gate g = {0};
+    child c = {.g = &g};
+    timed_future t = {.limit = 40, .f = {child_poll, &c}};
+    CHECK_EQ(weft_block_on(rt, timed_future_poll, &t), 0);
+    CHECK_EQ(t.to.err, -ETIMEDOUT);
+    CHECK_EQ(t.at, 40);
+    CHECK_EQ(c.finished, 0);
+    CHECK_EQ(c.finally_runs, 1);
+    CHECK_EQ(c.cancelled, 1);
+    CHECK_EQ(g.cancels, 1);
+    CHECK_EQ(stats(rt).timers, 0);
+    weft_rt_free(rt);
+}
+
+/* ---- cancellation -------------------------------------------------------- */
+
+/* Lets the victim park, aborts it, joins it; records the timers around it. */
+typedef struct aborter {
+    weft_frame fr;
+    weft_task *victim;
+    int status;
+    uint64_t timers_parked, timers_after;
+    weft_instant now_after;
+} aborter;
+
+static weft_poll aborter_poll(void *arg, weft_cx *cx) {
+    aborter *self = arg;
+    weft_async (self) {
+        weft_yield();
+        self->timers_parked = stats(cx->rt).timers;
+        weft_task_abort(self->victim);
+        weft_await(weft_join(self->victim, cx, &self->status));
+        self->timers_after = stats(cx->rt).timers;
+        self->now_after = weft_now(cx->rt);
+    }
+    return WEFT_READY;
+}
+
+static void abort_of_a_task_parked_in_sleep_removes_its_timer(void) {
+    weft_rt *rt = new_rt(1);
+    aborter a = {.victim = spawn_sleeper(rt, 3600000, 0, NULL)};
+    CHECK(a.victim);
+    CHECK_EQ(weft_block_on(rt, aborter_poll, &a), 0);
+    CHECK_EQ(a.timers_parked, 1);
+    CHECK_EQ(a.status, -ECANCELED);
+    CHECK_EQ(a.timers_after, 0);
+    CHECK_EQ(a.now_after, 0);
+    sleeper *view = sleeper_of(a.victim);
+    CHECK_EQ(view->woke, 0);
+    CHECK_EQ(view->finally_runs, 1);
+    CHECK_EQ(view->cancelled, 1);
+    CHECK_EQ(view->op.state, WEFT__TIMER_IDLE);
+    CHECK(view->op.waker == NULL);
+    CHECK_EQ(stats(rt).timers, 0);
+    weft_task_release(a.victim);
+    CHECK_EQ(stats(rt).tasks_held, 0);
+    CHECK_EQ(weft_now(rt), 0); /* nothing left to auto-advance to */
+    weft_rt_free(rt);
+}
+
+static void abort_of_a_task_parked_in_a_timeout_releases_timer_and_inner(void) {
+    weft_rt *rt = new_rt(1);
+    probe p = {0};
+    timed_probe *t = weft_task_new(rt, timed_probe, timed_probe_poll);
+    t->ms = 3600000;
+    t->p = &p;
+    aborter a = {.victim = weft_task_spawn(t)};
+    CHECK_EQ(weft_block_on(rt, aborter_poll, &a), 0);
+    CHECK_EQ(a.timers_parked, 1);
+    CHECK_EQ(a.status, -ECANCELED);
+    CHECK_EQ(a.timers_after, 0);
+    CHECK_EQ(p.polls, 1);
+    CHECK_EQ(p.drops, 1);
+    CHECK(p.waker == NULL);
+    timed_probe *view = weft_task_frame(a.victim);
+    CHECK_EQ(view->done, 0);
+    CHECK_EQ(view->finally_runs, 1);
+    CHECK_EQ(view->cancelled, 1);
+    weft_task_release(a.victim);
+    CHECK_EQ(stats(rt).tasks_held, 0);
+    weft_rt_free(rt);
+}
+
+static void abort_of_a_task_parked_in_timeout_future_releases_timer_and_future(void) {
+    weft_rt *rt = new_rt(1);
+    gate g = {0};
+    child c = {.g = &g};
+    timed_future *t = weft_task_new(rt, timed_future, timed_future_poll);
+    t->limit = 3600000;
+    t->f = (weft_future){child_poll, &c};
+    aborter a = {.victim = weft_task_spawn(t)};
+    CHECK_EQ(weft_block_on(rt, aborter_poll, &a), 0);
+    CHECK_EQ(a.timers_parked, 1);
+    CHECK_EQ(a.status, -ECANCELED);
+    CHECK_EQ(a.timers_after, 0);
+    CHECK_EQ(c.finally_runs, 1);
+    CHECK_EQ(c.cancelled, 1);
+    CHECK_EQ(g.cancels, 1);
+    weft_task_release(a.victim);
+    CHECK_EQ(stats(rt).tasks_held, 0);
+    weft_rt_free(rt);
+}
+
+static void abort_of_a_task_parked_in_an_interval_tick_removes_its_timer(void) {
+    weft_rt *rt = new_rt(1);
+    ticker *t = weft_task_new(rt, ticker, ticker_poll);
+    t->period = 1000;
+    t->before = 10;
+    aborter a = {.victim = weft_task_spawn(t)};
+    CHECK_EQ(weft_block_on(rt, aborter_poll, &a), 0);
+    CHECK_EQ(a.timers_parked, 1);
+    CHECK_EQ(a.status, -ECANCELED);
+    CHECK_EQ(a.timers_after, 0);
+    ticker *view = weft_task_frame(a.victim);
+    CHECK_EQ(view->n, 1); /* the immediate first tick */
+    CHECK_EQ(view->iv.timer.state, WEFT__TIMER_IDLE);
+    weft_task_release(a.victim);
+    CHECK_EQ(stats(rt).tasks_held, 0);
+    weft_rt_free(rt);
+}
+
+/* A huge sleep does not fire while time passes, and aborts cleanly. */
+typedef struct huge_watch {
+    weft_frame fr;
+    weft_task *victim;
+    weft_sleep_op op;
+    int woke_after_hour, woke_after_century, status;
+    uint64_t timers_parked, timers_after;
+} huge_watch;
+
+static weft_poll huge_watch_poll(void *arg, weft_cx *cx) {
+    huge_watch *self = arg;
+    weft_async (self) {
+        weft_yield();
+        self->timers_parked = stats(cx->rt).timers;
+        weft_await(weft_sleep(&self->op, cx, 3600000)); /* auto-advance */
+        self->woke_after_hour = sleeper_of(self->victim)->woke;
+        weft_time_advance(cx->rt, UINT64_C(3153600000000)); /* a century */
+        weft_yield();
+        self->woke_after_century = sleeper_of(self->victim)->woke;
+        weft_task_abort(self->victim);
+        weft_await(weft_join(self->victim, cx, &self->status));
+        self->timers_after = stats(cx->rt).timers;
+    }
+    return WEFT_READY;
+}
+
+static void huge_sleep_does_not_fire_and_aborts_cleanly(void) {
+    weft_rt *rt = new_rt(1);
+    huge_watch w = {.victim = spawn_sleeper(rt, UINT64_MAX / 2, 0, NULL)};
+    CHECK(w.victim);
+    CHECK_EQ(weft_block_on(rt, huge_watch_poll, &w), 0);
+    CHECK_EQ(w.timers_parked, 1);
+    CHECK_EQ(w.woke_after_hour, 0);
+    CHECK_EQ(w.woke_after_century, 0);
+    CHECK_EQ(w.status, -ECANCELED);
+    CHECK_EQ(w.timers_after, 0);
+    CHECK_EQ(sleeper_of(w.victim)->finally_runs, 1);
+    CHECK_EQ(sleeper_of(w.victim)->cancelled, 1);
+    weft_task_release(w.victim);
+    CHECK_EQ(stats(rt).tasks_held, 0);
+    weft_rt_free(rt);
+}
+
+static void rt_free_with_huge_sleeps_pending_cancels_them(void) {
+    weft_rt *rt = new_rt(1);
+    const uint64_t ms[3] = {UINT64_MAX, UINT64_MAX - 1, UINT64_MAX / 2};
+    weft_task *h[3];
+    for (int i = 0; i < 3; i++) CHECK((h[i] = spawn_sleeper(rt, ms[i], i, NULL)));
+    yielder y = {.n = 1};
+    CHECK_EQ(weft_block_on(rt, yielder_poll, &y), 0);
+    CHECK_EQ(stats(rt).timers, 3);
+    weft_rt_free(rt);
+    for (int i = 0; i < 3; i++) {
+        CHECK(weft_task_is_finished(h[i]));
+        CHECK_EQ(sleeper_of(h[i])->woke, 0);
+        CHECK_EQ(sleeper_of(h[i])->finally_runs, 1);
+        CHECK_EQ(sleeper_of(h[i])->cancelled, 1);
+        weft_task_release(h[i]);
+    }
+}
+
+static void rt_free_cancels_sleeping_tasks(void) {
+    weft_rt *rt = new_rt(1);
+    weft_task *h[10];
+    int detached_finally = 0;
+    for (int i = 0; i < 10; i++) CHECK((h[i] = spawn_sleeper(rt, 100 + (uint64_t)i * 37, i, NULL)));
+    for (int i = 0; i < 5; i++) {
+        sleeper *s = weft_task_new(rt, sleeper, sleeper_poll);
+        CHECK(s);
+        s->ms = 5000 + (uint64_t)i;
+        s->finally_count = &detached_finally;
+        weft_task_spawn_detached(s);
+    }
+    yielder y = {.n = 1};
+    CHECK_EQ(weft_block_on(rt, yielder_poll, &y), 0);
+    CHECK_EQ(stats(rt).timers, 15);
+    weft_rt_free(rt);
+    CHECK_EQ(detached_finally, 5);
+    for (int i = 0; i < 10; i++) {
+        CHECK(weft_task_is_finished(h[i]));
+        int st = 1;
+        weft_cx c = weft_cx_manual(NULL);
+        CHECK_EQ(weft_join(h[i], &c, &st), WEFT_READY);
+        CHECK_EQ(st, -ECANCELED);
+        CHECK_EQ(sleeper_of(h[i])->woke, 0);
+        CHECK_EQ(sleeper_of(h[i])->finally_runs, 1);
+        CHECK_EQ(sleeper_of(h[i])->cancelled, 1);
+        CHECK_EQ(sleeper_of(h[i])->op.state, WEFT__TIMER_IDLE);
+        weft_task_release(h[i]);
+    }
+}
+
+/* ---- many timers --------------------------------------------------------- */
+
+typedef struct many_state {
+    int n, done;
+    int early, late, out_of_order;
+    weft_instant last;
+    gate *all_done;
+} many_state;
+
+typedef struct many_sleeper {
+    weft_frame fr;
+    many_state *st;
+    uint64_t ms;
+    weft_instant start;
+    weft_sleep_op op;
+} many_sleeper;
+
+static weft_poll many_sleeper_poll(void *arg, weft_cx *cx) {
+    many_sleeper *self = arg;
+    weft_async (self) {
+        self->start = weft_now(cx->rt);
+        weft_await(weft_sleep(&self->op, cx, self->ms));
+        {
+            many_state *st = self->st;
+            weft_instant now = weft_now(cx->rt);
+            if (now < self->start + self->ms) st->early++;
+            if (now > self->start + self->ms) st->late++;
+            if (now < st->last) st->out_of_order++;
+            st->last = now;
+            if (++st->done == st->n) gate_open(st->all_done);
+        }
+    }
+    return WEFT_READY;
+}
+
+typedef struct many_root {
+    weft_frame fr;
+    many_state *st;
+    uint64_t seed, max_ms;
+    int spawn_failed;
+    gate g;
+} many_root;
+
+static weft_poll many_root_poll(void *arg, weft_cx *cx) {
+    many_root *self = arg;
+    weft_async (self) {
+        self->st->all_done = &self->g;
+        for (int i = 0; i < self->st->n; i++) {
+            many_sleeper *s = weft_task_new(cx->rt, many_sleeper, many_sleeper_poll);
+            if (!s) {
+                self->spawn_failed = 1;
+                weft_return;
+            }
+            s->st = self->st;
+            s->ms = 1 + test_rand(&self->seed) % 1000;
+            if (s->ms > self->max_ms) self->max_ms = s->ms;
+            weft_task_spawn_detached(s);
+        }
+        weft_await(gate_wait(&self->g, cx));
+    }
+    return WEFT_READY;
+}
+
+/* bench's timers workload: 100,000 tasks sleeping 1..1000 ms (xorshift). */
+static void hundred_thousand_random_sleeps_wake_exactly_at_their_deadlines(void) {
+    weft_rt *rt = new_rt(1);
+    many_state st = {.n = 100000};
+    many_root r = {.st = &st, .seed = UINT64_C(88172645463325252)};
+    CHECK_EQ(weft_block_on(rt, many_root_poll, &r), 0);
+    CHECK_EQ(r.spawn_failed, 0);
+    CHECK_EQ(st.done, 100000);
+    CHECK_EQ(st.early, 0);
+    CHECK_EQ(st.late, 0);
+    CHECK_EQ(st.out_of_order, 0);
+    CHECK_EQ(r.max_ms, 1000);
+    CHECK_EQ(weft_now(rt), r.max_ms);
+    weft_rt_stats s = stats(rt);
+    CHECK_EQ(s.timers, 0);
+    CHECK_EQ(s.alive, 0);
+    CHECK_EQ(s.parks, 0);
+    weft_rt_free(rt);
+}
+
+/* ---- the real clock (one-sided bounds only) ------------------------------ */
+
+static void real_clock_sleep_lasts_at_least_its_duration(void) {
+    weft_rt *rt = new_rt(0);
+    sleeper s = {.ms = 20};
+    uint64_t m0 = mono_ns();
+    CHECK_EQ(weft_block_on(rt, sleeper_poll, &s), 0);
+    uint64_t m1 = mono_ns();
+    CHECK(m1 - m0 >= 20u * 1000000u);
+    CHECK(s.after >= s.before + 20);
+    weft_rt_free(rt);
+}
+
+static void real_clock_timeout_fires_no_earlier_than_its_duration(void) {
+    weft_rt *rt = new_rt(0);
+    probe p = {0};
+    timed_probe t = {.ms = 15, .p = &p};
+    uint64_t m0 = mono_ns();
+    CHECK_EQ(weft_block_on(rt, timed_probe_poll, &t), 0);
+    uint64_t m1 = mono_ns();
+    CHECK_EQ(t.to.err, -ETIMEDOUT);
+    CHECK(m1 - m0 >= 15u * 1000000u);
+    CHECK_EQ(p.drops, 1);
+    weft_rt_free(rt);
+}
+
+/* Burst keeps the schedule exact however late the ticks are. */
+static void real_clock_burst_interval_reports_the_exact_schedule(void) {
+    weft_rt *rt = new_rt(0);
+    ticker t = {.period = 5, .before = 6};
+    CHECK_EQ(weft_block_on(rt, ticker_poll, &t), 0);
+    CHECK_EQ(t.n, 6);
+    for (int i = 0; i < 6; i++) {
+        CHECK_EQ(t.when[i], t.when[0] + (uint64_t)i * 5);
+        CHECK(t.now[i] >= t.when[i]);
+    }
+    weft_rt_free(rt);
+}
+
+static void real_clock_never_goes_backwards(void) {
+    weft_rt *rt = new_rt(0);
+    weft_instant prev = weft_now(rt);
+    for (int i = 0; i < 100000; i++) {
+        weft_instant t = weft_now(rt);
+        CHECK(t >= prev);
+        prev = t;
+    }
+    weft_rt_free(rt);
+}
+
+int main(int argc, char **argv) {
+    return test_main(
+        argc, argv,
+        (const test_case[]){
+            /* sleep */
+            TEST(sleep_completes_exactly_its_duration_on_the_paused_clock),
+            TEST(sleep_op_is_reusable_after_it_completes),
+            TEST(sleep_of_an_hour_auto_advances_the_paused_clock),
+            TEST(paused_clock_starts_at_zero_and_stands_still),
+            TEST(sleepers_wake_in_deadline_order),
+            TEST(sleepers_with_equal_deadlines_wake_in_arming_order),
+            TEST(sleep_zero_is_ready_at_once),
+            TEST(sleep_until_in_the_past_is_ready_at_once),
+            TEST(sleep_until_completes_at_its_deadline),
+            TEST(sleep_polled_outside_a_runtime_is_ready_at_once),
+            TEST(sleep_on_a_clock_paused_mid_millisecond_never_ends_early),
+            /* advance */
+            TEST(time_advance_fires_due_timers_and_moves_the_clock),
+            TEST(time_advance_wakes_sleepers_in_deadline_order),
+            TEST(time_advance_fails_with_einval_when_not_paused),
+            TEST(time_advance_saturates_at_the_end_of_the_clock),
+            /* pause and resume */
+            TEST(time_pause_twice_returns_ealready),
+            TEST(time_resume_twice_returns_ealready),
+            TEST(pause_stops_the_real_clock),
+            TEST(resume_does_not_jump_over_the_time_spent_paused),
+            TEST(resume_continues_from_an_advanced_reading),
+            /* auto-advance */
+            TEST(auto_advance_waits_until_every_task_is_idle),
+            TEST(sleeps_beyond_the_wheel_range_fire_at_their_exact_deadlines),
+            TEST(sleep_past_the_end_of_the_clock_does_not_hang_an_idle_paused_runtime),
+            /* intervals */
+            TEST(interval_first_tick_is_immediate),
+            TEST(interval_ticks_every_period_at_the_reported_instants),
+            TEST(interval_period_zero_is_taken_as_one_ms),
+            TEST(interval_burst_fires_missed_ticks_back_to_back),
+            TEST(interval_delay_restarts_the_schedule_from_the_late_tick),
+            TEST(interval_skip_realigns_to_the_original_schedule),
+            TEST(interval_burst_after_a_long_sleep_in_the_ticking_task),
+            TEST(interval_delay_applies_to_a_tick_late_by_less_than_a_period),
+            TEST(interval_tick_late_by_at_most_5ms_keeps_the_schedule),
+            TEST(interval_reset_restarts_one_period_from_now),
+            TEST(interval_reset_before_the_first_tick_delays_it_by_a_period),
+            TEST(interval_tick_cancelled_by_a_timeout_is_not_lost),
+            TEST(interval_with_a_huge_period_does_not_tick_again),
+            /* timeouts */
+            TEST(timeout_inner_completing_first_gives_err_zero),
+            TEST(timeout_deadline_first_gives_etimedout_and_drops_the_inner_sleep),
+            TEST(timeout_inner_ready_at_the_deadline_wins),
+            TEST(timeout_deadline_first_drops_the_inner_leaf_once),
+            TEST(timeout_zero_polls_the_inner_once_then_times_out),
+            TEST(timeout_at_times_out_at_the_absolute_deadline),
+            TEST(timeout_at_a_past_deadline_polls_the_inner_once_then_times_out),
+            TEST(timeout_at_inner_completing_first_gives_err_zero),
+            TEST(timeout_drops_a_child_frame_whose_finally_runs_once),
+            TEST(timeout_child_frame_completing_first_runs_finally_once),
+            TEST(timeout_child_finally_is_not_rerun_when_the_parent_is_aborted),
+            TEST(timeout_op_is_reusable_after_it_fired),
+            TEST(timeout_future_completing_first_gives_err_zero),
+            TEST(timeout_future_drops_the_future_when_time_runs_out),
+            /* cancellation and shutdown */
+            TEST(abort_of_a_task_parked_in_sleep_removes_its_timer),
+            TEST(abort_of_a_task_parked_in_a_timeout_releases_timer_and_inner),
+            TEST(abort_of_a_task_parked_in_timeout_future_releases_timer_and_future),
+            TEST(abort_of_a_task_parked_in_an_interval_tick_removes_its_timer),
+            TEST(huge_sleep_does_not_fire_and_aborts_cleanly),
+            TEST(rt_free_with_huge_sleeps_pending_cancels_them),
+            TEST(rt_free_cancels_sleeping_tasks),
+            /* many timers */
+            TEST(hundred_thousand_random_sleeps_wake_exactly_at_their_deadlines),
+            /* the real clock */
+            TEST(real_clock_sleep_lasts_at_least_its_duration),
+            TEST(real_clock_timeout_fires_no_earlier_than_its_duration),
+            TEST(real_clock_burst_interval_reports_the_exact_schedule),
+            TEST(real_clock_never_goes_backwards),
+            {0},
+        });
+}
