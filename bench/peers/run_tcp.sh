@@ -23,7 +23,10 @@
 #
 # Knobs (environment): RUNS=3 DURATION=10 WARMUP=1 CONNS=50 SIZE=64
 #   PORT=17480 (first port; each run takes the next one) SERVER_CPU=0
-#   CLIENT_CPU=1 OUT=<repo>/build/peers
+#   CLIENT_CPU=1 OUT=<repo>/build/peers QUIET_WAIT=120 (before each run, wait
+#   up to this many seconds for a second in which the machine is idle: < 5%
+#   of a core busy; 0 = don't wait) NOISY_RETRIES=2 (a run flagged NOISY is
+#   done again, at most this many times; only the last try counts)
 #
 # Load generators, run under `taskset -c $CLIENT_CPU`, server under
 # `taskset -c $SERVER_CPU`:
@@ -48,8 +51,14 @@
 #   other), so echo_client and wrk saturate their core about when a lean
 #   server does: then rt/s is a property of the pair, and the server's CPU
 #   per op is the figure that tells servers apart.
+#   "other" = CPU used by everything else on the machine in the window (all
+#   CPUs' busy ticks in /proc/stat minus server and client), in % of one
+#   core: a quiet machine shows 2-6% here (unattributed kernel work, the
+#   script's own polling); above 10% the run is flagged NOISY
+#   (another build or test was running) and a warning closes the output.
 #   "steal" = hypervisor steal time on the server's core (/proc/stat); some
-#   hypervisors never report it (Firecracker shows 0), so 0 proves nothing.
+#   hypervisors never report it (Firecracker shows 0), so 0 proves nothing:
+#   host contention then shows only as lower, scattered rates.
 #
 # Output: one line per run, then per server
 #   median of 3: echo: 50 conns, 64 B: 118000 rt/s, server 8.45 us CPU/rt [CMD]
@@ -67,13 +76,24 @@ SIZE="${SIZE:-64}"
 PORT="${PORT:-17480}"
 SERVER_CPU="${SERVER_CPU:-0}"
 CLIENT_CPU="${CLIENT_CPU:-1}"
+QUIET_WAIT="${QUIET_WAIT:-120}"
+NOISY_RETRIES="${NOISY_RETRIES:-2}"
 TCK="$(getconf CLK_TCK)"
 
 SPID=""
 TMP=""
 stop_server() {
     if [[ -n "$SPID" ]] && kill -0 "$SPID" 2>/dev/null; then
-        kill -INT "$SPID" 2>/dev/null || true
+        # SIGTERM, not SIGINT: a background job of a non-interactive shell
+        # starts with SIGINT ignored, so a server without its own handler
+        # would never see it.  SIGKILL if it has not gone after 2 s.
+        kill -TERM "$SPID" 2>/dev/null || true
+        local i
+        for ((i = 0; i < 40; i++)); do
+            kill -0 "$SPID" 2>/dev/null || break
+            sleep 0.05
+        done
+        kill -KILL "$SPID" 2>/dev/null || true
         wait "$SPID" 2>/dev/null || true
     fi
     SPID=""
@@ -86,18 +106,44 @@ die() {
     exit 1
 }
 
-# utime+stime of a process, in clock ticks.
-proc_cpu() {
-    local stat
-    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || die "process $1 is gone"
-    # Drop "pid (comm) " (comm may hold spaces); then state is field 1, so
-    # utime (field 14 of the full line) is $12 and stime (15) is $13.
-    awk '{ print $12 + $13 }' <<<"${stat##*) }"
+# TICKS=utime+stime of a process, in clock ticks; fails if the process is
+# gone or a zombie. Bash builtins only, no fork, so polling costs next to
+# nothing (call it directly, not in $(...), which would fork).
+proc_ticks() {
+    local line f
+    read -r line 2>/dev/null <"/proc/$1/stat" || return 1
+    # Drop "pid (comm) " (comm may hold spaces): then state is f[0], utime
+    # (field 14 of the full line) f[11] and stime (15) f[12].
+    read -ra f <<<"${line##*) }"
+    [[ ${#f[@]} -gt 12 && ${f[0]} != Z ]] || return 1
+    TICKS=$((f[11] + f[12]))
 }
 
-# Steal ticks of one CPU.
-cpu_steal() {
-    awk -v c="cpu$1" '$1 == c { print $9 }' /proc/stat
+proc_cpu() {
+    proc_ticks "$1" || die "process $1 is gone"
+    echo "$TICKS"
+}
+
+# "BUSY STEAL": busy ticks of all CPUs together (user nice system irq
+# softirq steal) and the steal ticks of CPU $1.
+cpu_ticks() {
+    awk -v c="cpu$1" '$1 == "cpu" { busy = $2 + $3 + $4 + $7 + $8 + $9 }
+        $1 == c { steal = $9 } END { print busy, steal }' /proc/stat
+}
+
+# Wait (at most QUIET_WAIT s) for a second in which the whole machine uses
+# less than 5% of one core, so that a build or test of another session does
+# not land in the measurement. Gives up with a note; the run is then likely
+# flagged NOISY.
+wait_quiet() {
+    local t0=$SECONDS b0 b1 _s
+    while ((SECONDS - t0 < QUIET_WAIT)); do
+        read -r b0 _s < <(cpu_ticks 0)
+        sleep 1
+        read -r b1 _s < <(cpu_ticks 0)
+        ((b1 - b0 < TCK / 20)) && return 0
+    done
+    ((QUIET_WAIT == 0)) || echo "  (machine still busy after ${QUIET_WAIT}s; measuring anyway)"
 }
 
 port_listening() {
@@ -133,11 +179,19 @@ median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
 }
 
-# stats RATE SRV_TICKS STEAL_TICKS WALL_US -> "srv% us/op steal%"
+# stats RATE WALL_US SRV_TICKS CLI_TICKS CLI_WALL_US BUSY_TICKS STEAL_TICKS
+#   -> "us/op srv% cli% other% steal%"
+# (the client's ticks were sampled over a slightly shorter window of its own)
 stats() {
-    awk -v r="$1" -v st="$2" -v sl="$3" -v w="$4" -v hz="$TCK" 'BEGIN {
-        w /= 1e6; su = st / hz / w;
-        printf "%.1f %.3f %.1f\n", 100 * su, (r > 0 ? 1e6 * su / r : 0), 100 * sl / hz / w }'
+    awk -v r="$1" -v w="$2" -v st="$3" -v ct="$4" -v cw="$5" -v bt="$6" -v sl="$7" \
+        -v hz="$TCK" 'BEGIN {
+        w /= 1e6; cw /= 1e6
+        srv = st / hz / w
+        cli = (cw > 0 ? ct / hz / cw : 0)
+        other = bt / hz / w - srv - cli
+        if (other < 0) other = 0
+        printf "%.3f %.1f %.1f %.1f %.1f\n", (r > 0 ? 1e6 * srv / r : 0), 100 * srv,
+            100 * cli, 100 * other, 100 * sl / hz / w }'
 }
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
@@ -147,8 +201,9 @@ now_us() { echo "${EPOCHREALTIME/./}"; }
 run_once() {
     local kind=$1 port=$2
     shift 2
+    wait_quiet
     start_server "$port" "$@"
-    local cpid c0 c1 k0 k1 kw s0 s1 w0 w1 line
+    local cpid c0 c1 k0 k1 kw b0 b1 s0 s1 w0 w1 line
     if [[ $kind == echo ]]; then
         taskset -c "$CLIENT_CPU" "$OUT/echo_client" "127.0.0.1:$port" --conns "$CONNS" \
             --size "$SIZE" --seconds "$DURATION" --warmup "$WARMUP" >"$TMP/out" &
@@ -160,23 +215,20 @@ run_once() {
     fi
     c0=$(proc_cpu "$SPID")
     k0=$(proc_cpu "$cpid")
-    s0=$(cpu_steal "$SERVER_CPU")
+    read -r b0 s0 < <(cpu_ticks "$SERVER_CPU")
     w0=$(now_us)
     # The client's CPU: poll its stat while it runs; its utilisation is taken
     # over [w0, last successful sample].
     k1=$k0
     kw=$w0
-    local k
     while sleep 0.2; do
-        # A zombie still has a /proc entry: stop at state Z too.
-        k=$(awk '$1 != "Z" { print $12 + $13 }' <<<"$(cat "/proc/$cpid/stat" 2>/dev/null | sed 's/.*) //')")
-        [[ -n "$k" ]] || break
-        k1=$k
-        kw=$(now_us)
+        proc_ticks "$cpid" || break
+        k1=$TICKS
+        kw=${EPOCHREALTIME/./}
     done
     wait "$cpid" || { cat "$TMP/out" >&2; die "$kind client failed against: $*"; }
     c1=$(proc_cpu "$SPID")
-    s1=$(cpu_steal "$SERVER_CPU")
+    read -r b1 s1 < <(cpu_ticks "$SERVER_CPU")
     w1=$(now_us)
     stop_server
     if [[ $kind == echo ]]; then
@@ -192,10 +244,16 @@ run_once() {
         [[ -n "$RATE" ]] || { cat "$TMP/out" >&2; die "cannot parse wrk output"; }
         line="http: wrk -t1 -c$CONNS -d${DURATION}s: $RATE req/s"
     fi
-    local srv cli steal
-    read -r srv US steal < <(stats "$RATE" "$((c1 - c0))" "$((s1 - s0))" "$((w1 - w0))")
-    cli=$(awk -v t="$((k1 - k0))" -v w="$((kw - w0))" -v hz="$TCK" 'BEGIN { printf "%.1f", w > 0 ? 100 * t / hz / (w / 1e6) : 0 }')
-    echo "  $line | srv ${srv}% cli ${cli}% steal ${steal}% | ${US} us server CPU/op"
+    local srv cli other steal note=""
+    read -r US srv cli other steal < <(stats "$RATE" "$((w1 - w0))" "$((c1 - c0))" \
+        "$((k1 - k0))" "$((kw - w0))" "$((b1 - b0))" "$((s1 - s0))")
+    if awk -v o="$other" -v s="$steal" 'BEGIN { exit !(o > 10 || s > 2) }'; then
+        note=" (NOISY: other load on the machine)"
+        RUN_NOISY=1
+    else
+        RUN_NOISY=0
+    fi
+    echo "  $line | srv ${srv}% cli ${cli}% other ${other}% steal ${steal}% | ${US} us server CPU/op$note"
 }
 
 # bench KIND CMD... [--vs CMD...]...
@@ -225,8 +283,14 @@ bench() {
         for ((i = 0; i < n; i++)); do
             eval "cmd=(${servers[i]})"
             echo "round $r: ${cmd[*]}"
-            run_once "$kind" "$PORT" "${cmd[@]}"
-            PORT=$((PORT + 1))
+            local try
+            for ((try = 0; ; try++)); do
+                run_once "$kind" "$PORT" "${cmd[@]}"
+                PORT=$((PORT + 1))
+                ((RUN_NOISY && try < NOISY_RETRIES)) || break
+                echo "  noisy: measuring this round again"
+            done
+            NOISY=$((NOISY + RUN_NOISY))
             rates[i]+="$RATE "
             cpus[i]+="$US "
         done
@@ -256,6 +320,7 @@ command -v taskset >/dev/null || die "taskset (util-linux) is missing"
 command -v ss >/dev/null || die "ss (iproute2) is missing"
 TMP="$(mktemp -d)"
 SUMMARY=()
+NOISY=0
 make -s -C "$HERE" OUT="$OUT" >&2
 
 case "${1:-}" in
@@ -284,3 +349,6 @@ esac
 
 echo "== summary =="
 printf '%s\n' "${SUMMARY[@]}"
+if [[ $NOISY -gt 0 ]]; then
+    echo "warning: $NOISY counted run(s) had more than 10% of a core of other load (or steal > 2%): rerun on a quiet machine"
+fi

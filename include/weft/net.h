@@ -11,8 +11,10 @@
  *     back through out-parameters: a count, or a negative errno
  *     (-ECONNRESET, -EPIPE, -ETIMEDOUT, ...).  Nothing raises SIGPIPE.
  *   - A socket belongs to the runtime that first polled it; polling it from
- *     another gives -EXDEV.  If that runtime is freed first, the socket's
- *     operations fail with -ESHUTDOWN; it must still be closed.
+ *     another gives -EXDEV, and polling it with a hand-made context that has
+ *     no runtime (cx->rt == NULL) gives -EINVAL.  If its runtime is freed
+ *     first, the socket's operations fail with -ESHUTDOWN; it must still be
+ *     closed.
  *
  * Cancel safety: read, write, accept are cancel-safe - a cancelled call took
  * nothing and wrote nothing (the waker registration is dropped).  write_all
@@ -62,8 +64,10 @@ int weft_tcp_listen_str(weft_tcp_listener **out, const char *addr, int backlog);
  * Accept a connection.  Poll expression: READY with *status 0, *out a new
  * socket (owned by the caller) and *peer (may be NULL) its address; or
  * *status a negative errno (-EMFILE, -ENFILE, -ENOBUFS, -ENOMEM: the
- * connection stays queued, retry after a pause; -ESHUTDOWN).  Connections
- * aborted before they were accepted are skipped.  cx == NULL cancels.
+ * connection stays queued, retry after a pause; -ESHUTDOWN).  ECONNABORTED
+ * from the kernel is skipped; a connection reset after the kernel had
+ * completed it is returned like any other, and its first read reports
+ * -ECONNRESET.  cx == NULL cancels.
  */
 weft_poll weft_tcp_accept(weft_tcp_listener *l, weft_cx *cx, weft_tcp **out, weft_addr *peer,
                           int *status);
@@ -97,7 +101,9 @@ int weft_tcp_from_fd(weft_tcp **out, int fd);
 
 /*
  * Read up to len bytes.  Poll expression: READY with *n > 0 bytes read,
- * 0 at end of stream, or a negative errno.  cx == NULL cancels.
+ * 0 at end of stream, or a negative errno.  len == 0 completes at once with
+ * 0 (which, as with read(2), says nothing about end of stream).
+ * cx == NULL cancels.
  */
 weft_poll weft_tcp_read(weft_tcp *s, weft_cx *cx, void *buf, size_t len, ssize_t *n);
 
@@ -144,6 +150,9 @@ void weft_tcp_close(weft_tcp *s);
  * Reads lines from a stream through a buffer of fixed capacity, so a peer
  * cannot make it grow: a line longer than the caller's limit is reported
  * (-EMSGSIZE) and skipped, and reading continues with the next line.
+ * Give it a capacity of at least max + 2 (a line of max bytes plus "\r\n");
+ * with max + 1 it still works but needs an extra one-byte read to tell a
+ * "\r\n" line of max bytes from an overlong one.
  */
 typedef struct weft_line_reader {
     weft_tcp *sock;
@@ -170,8 +179,11 @@ void weft_line_reader_free(weft_line_reader *r);
  *       is delivered first);
  *   *status -EMSGSIZE: the line is longer than max bytes; it is skipped (the
  *       next call returns the line after it) - the caller may go on;
- *   *status another negative errno: the stream failed.
- * max must be < the capacity (else -EINVAL).  cx == NULL cancels.
+ *   *status another negative errno: the stream failed (a later call reads
+ *       again).
+ * Only "\n" ends a line; a "\r" before it is dropped, a "\r" anywhere else
+ * (also at the end of the stream) is part of the line.  max must be < the
+ * capacity (else -EINVAL).  cx == NULL cancels.
  */
 weft_poll weft_read_line(weft_line_reader *r, weft_cx *cx, size_t max, const char **line,
                          size_t *len, int *status);

@@ -8,6 +8,8 @@
  */
 #include <weft/net.h>
 
+#include "../core/alloc.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +17,7 @@
 int weft_line_reader_init(weft_line_reader *r, weft_tcp *s, size_t capacity) {
     if (!r || !s || capacity < 2) return -EINVAL;
     memset(r, 0, sizeof *r);
-    r->buf = malloc(capacity);
+    r->buf = weft__malloc(capacity);
     if (!r->buf) return -ENOMEM;
     r->sock = s;
     r->cap = capacity;
@@ -24,7 +26,7 @@ int weft_line_reader_init(weft_line_reader *r, weft_tcp *s, size_t capacity) {
 
 void weft_line_reader_free(weft_line_reader *r) {
     if (!r) return;
-    free(r->buf);
+    weft__free(r->buf);
     r->buf = NULL;
 }
 
@@ -58,6 +60,9 @@ weft_poll weft_read_line(weft_line_reader *r, weft_cx *cx, size_t max, const cha
                 continue;
             }
             r->start = r->scanned = r->end = 0; /* drop it all, keep reading */
+            /* The stream ended inside the overlong line (already reported):
+             * what is left to say is the end of stream. */
+            if (r->eof) r->discarding = 0;
         } else if (nlp) {
             size_t nl = (size_t)(nlp - r->buf);
             size_t n = nl - r->start;
@@ -75,6 +80,33 @@ weft_poll weft_read_line(weft_line_reader *r, weft_cx *cx, size_t max, const cha
             /* max bytes plus a possible '\r' may still become a valid line;
              * anything longer cannot. */
             if (r->end - r->start > max + 1 || (r->start == 0 && r->end == r->cap)) {
+                if (r->end - r->start == max + 1 && r->buf[r->end - 1] == '\r' && !r->eof) {
+                    /* max bytes and a '\r' fill the buffer (capacity == max + 1):
+                     * only the next byte tells a line of max bytes ending in
+                     * "\r\n" from an overlong one.  Peek at it without room:
+                     * the byte is consumed only when this call completes. */
+                    char c;
+                    ssize_t n;
+                    if (weft_tcp_read(r->sock, cx, &c, 1, &n) == WEFT_PENDING)
+                        return WEFT_PENDING;
+                    if (n < 0) {
+                        *status = (int)n;
+                        return WEFT_READY;
+                    }
+                    if (n == 0) {
+                        r->eof = 1;
+                        continue; /* a last line of max + 1 bytes: overlong */
+                    }
+                    if (c == '\n') {
+                        r->buf[r->end - 1] = '\0';
+                        *line = r->buf + r->start;
+                        *len = max;
+                        r->start = r->scanned = r->end;
+                        *status = 0;
+                        return WEFT_READY;
+                    }
+                    /* c belongs to the overlong line: discard with the rest */
+                }
                 r->discarding = 1;
                 r->start = r->scanned = r->end = 0;
                 *status = -EMSGSIZE;

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <weft/net.h>
 
+#include "../core/alloc.h"
 #include "../rt/internal.h"
 
 #include <errno.h>
@@ -59,7 +60,7 @@ int weft_tcp_listen(weft_tcp_listener **out, const weft_addr *addr, int backlog)
         close(fd);
         return e;
     }
-    weft_tcp_listener *l = malloc(sizeof *l);
+    weft_tcp_listener *l = weft__malloc(sizeof *l);
     if (!l) {
         close(fd);
         return -ENOMEM;
@@ -80,7 +81,7 @@ int weft_tcp_listen_str(weft_tcp_listener **out, const char *addr, int backlog) 
 }
 
 static weft_tcp *tcp_new(int fd) {
-    weft_tcp *s = malloc(sizeof *s);
+    weft_tcp *s = weft__malloc(sizeof *s);
     if (s) io_init(&s->io, fd);
     return s;
 }
@@ -158,7 +159,7 @@ static void io_close(weft__io *io) {
 void weft_tcp_listener_close(weft_tcp_listener *l) {
     if (!l) return;
     io_close(&l->io);
-    free(l);
+    weft__free(l);
 }
 
 /* ---- connect --------------------------------------------------------------- */
@@ -181,6 +182,7 @@ weft_poll weft_tcp_connect(weft_connect_op *op, weft_cx *cx, const weft_addr *ad
     }
     int err;
     if (op->state == CONNECT_IDLE) {
+        if (!weft_coop_poll(cx)) return WEFT_PENDING;
         if (!addr || addr->len == 0) {
             err = -EINVAL;
             goto fail;
@@ -393,5 +395,5 @@ int weft_tcp_fd(const weft_tcp *s) { return s->io.fd; }
 void weft_tcp_close(weft_tcp *s) {
     if (!s) return;
     io_close(&s->io);
-    free(s);
+    weft__free(s);
 }

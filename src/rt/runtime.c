@@ -400,6 +400,12 @@ static void turn(weft_rt *rt, int block) {
     weft__shared *sh = rt->sh;
     int timeout = 0;
     if (block) {
+        /* Re-arm the eventfd signal before announcing the park.  A turn that
+         * did not block may have drained a write whose writer left
+         * `signaled` set; left so, every later remote wake would skip the
+         * write and this park would never end.  After the reset, `signaled`
+         * is set again only by a thread that then writes. */
+        atomic_store_explicit(&sh->signaled, 0, memory_order_seq_cst);
         atomic_store_explicit(&sh->parked, 1, memory_order_seq_cst);
         if (atomic_load_explicit(&sh->remote_pending, memory_order_seq_cst))
             timeout = 0;
@@ -416,7 +422,6 @@ static void turn(weft_rt *rt, int block) {
     int n = weft__reactor_turn(&rt->io, timeout, sh->wake_fd);
     if (block) {
         atomic_store_explicit(&sh->parked, 0, memory_order_relaxed);
-        atomic_store_explicit(&sh->signaled, 0, memory_order_relaxed);
     }
     size_t fired = weft__timers_process(rt);
     if (block && rt->paused && n == 0 && fired == 0 && rt->qlen == 0 &&

@@ -21,6 +21,7 @@
 #include <weft/mpsc.h>
 
 #include "../core/alloc.h"
+#include "../core/copy.h"
 #include "../core/lock.h"
 #include "../core/wait_list.h"
 
@@ -77,7 +78,7 @@ static weft_mpsc_send_op *op_of(weft_wait_node *n) {
 static weft_waker *push_locked(mpsc *c, const void *value) {
     size_t i = c->head + c->len;
     if (i >= c->cap) i -= c->cap;
-    memcpy(c->buf + i * c->stride, value, c->elem_size);
+    weft__copy(c->buf + i * c->stride, value, c->elem_size);
     c->len++;
     weft_waker *w = c->rx_waker;
     c->rx_waker = NULL;
@@ -220,7 +221,7 @@ int weft_mpsc_tx_is_closed(weft_mpsc_tx *tx) {
 /* Under the lock: 0 and a value, -EAGAIN, or -EPIPE; *wake gets a sender. */
 static int pop_locked(mpsc *c, void *out, weft_waker **wake) {
     if (c->len) {
-        memcpy(out, c->buf + c->head * c->stride, c->elem_size);
+        weft__copy(out, c->buf + c->head * c->stride, c->elem_size);
         if (++c->head == c->cap) c->head = 0;
         c->len--;
         *wake = grant_locked(c);

@@ -8,6 +8,8 @@
  */
 #include <weft/oneshot.h>
 
+#include "../core/alloc.h"
+#include "../core/copy.h"
 #include "../core/lock.h"
 
 #include <errno.h>
@@ -34,7 +36,7 @@ int weft_oneshot_new(weft_oneshot_tx **tx, weft_oneshot_rx **rx, size_t elem_siz
     *tx = NULL;
     *rx = NULL;
     if (elem_size > SIZE_MAX / 2) return -EINVAL;
-    oneshot *c = calloc(1, VALUE_OFFSET + elem_size);
+    oneshot *c = weft__calloc(1, VALUE_OFFSET + elem_size);
     if (!c) return -ENOMEM;
     c->elem_size = elem_size;
     c->drop_elem = drop_elem;
@@ -53,10 +55,10 @@ int weft_oneshot_send(weft_oneshot_tx *tx, const void *value) {
         int last = c->rx_gone;
         weft__lock_release(&c->lock);
         weft_waker_drop(tw);
-        if (last) free(c);
+        if (last) weft__free(c);
         return -EPIPE; /* the value was not taken */
     }
-    memcpy(value_of(c), value, c->elem_size);
+    weft__copy(value_of(c), value, c->elem_size);
     c->sent = 1;
     weft_waker *rw = c->rx_waker;
     c->rx_waker = NULL;
@@ -77,7 +79,7 @@ void weft_oneshot_tx_drop(weft_oneshot_tx *tx) {
     weft__lock_release(&c->lock);
     weft_waker_drop(tw);
     weft_waker_wake(rw); /* the receiver learns it will get nothing */
-    if (last) free(c);
+    if (last) weft__free(c);
 }
 
 int weft_oneshot_is_closed(const weft_oneshot_tx *tx) {
@@ -113,7 +115,7 @@ weft_poll weft_oneshot_closed(weft_oneshot_tx *tx, weft_cx *cx) {
 /* Under the lock: 0 and the value, -EPIPE, or -EAGAIN. */
 static int take_locked(oneshot *c, void *out) {
     if (c->sent && !c->received) {
-        memcpy(out, value_of(c), c->elem_size);
+        weft__copy(out, value_of(c), c->elem_size);
         c->received = 1;
         return 0;
     }
@@ -186,5 +188,5 @@ void weft_oneshot_rx_drop(weft_oneshot_rx *rx) {
     /* A sent value means the sender is gone too (send releases it), so
      * nobody else can touch the channel now. */
     if (unclaimed && c->drop_elem) c->drop_elem(value_of(c));
-    if (last) free(c);
+    if (last) weft__free(c);
 }
