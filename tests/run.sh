@@ -3,7 +3,8 @@
 #   asan   AddressSanitizer + UndefinedBehaviorSanitizer (leaks too): every test
 #   tsan   ThreadSanitizer: every test
 #   plain  valgrind --leak-check=full: every test (the "core suite" is all of it)
-# Then the examples are run as a user would (tests/examples.sh).
+# Then the compile-time rules of async.h (tests/compile_fail.sh) and the
+# examples, run as a user would (tests/examples.sh).
 # Each binary prints PASS/FAIL lines and "N passed, N failed"; this script
 # sums them and ends with the same line for the whole run.  Exit status is
 # nonzero when anything failed or a binary did not report.
@@ -59,20 +60,25 @@ for mode in $MODES; do
         fi
     done
 done
-if [ -z "${TESTS:-}" ]; then
-    echo "== examples"
+# Script-driven checks: the compile-time rules of async.h, and the examples.
+run_script() { # name command...
+    echo "== $1"
+    shift
     log=$(mktemp)
-    BUILD=$BUILD bash tests/examples.sh >"$log" 2>&1
-    status=$?
+    BUILD=$BUILD "$@" >"$log" 2>&1
     grep -v '^PASS ' "$log" | grep -v ' passed, .* failed$' | sed 's/^/   /'
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
     rm -f "$log"
-    echo "   $line"
+    echo "   ${line:-(no summary)}"
     p=${line%% passed*}
     f=${line#*passed, }
     f=${f%% failed}
     passed=$((passed + ${p:-0}))
     failed=$((failed + ${f:-1}))
+}
+if [ -z "${TESTS:-}" ]; then
+    run_script compile-fail sh tests/compile_fail.sh
+    run_script examples bash tests/examples.sh
 fi
 [ -n "$broken" ] && echo "broken:$broken"
 echo "$passed passed, $failed failed"

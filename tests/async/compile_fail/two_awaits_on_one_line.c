@@ -1,0 +1,15 @@
+/* expect: duplicate case value */
+/* Rule 7: at most one await per source line. */
+#include <weft.h>
+typedef struct f { weft_frame fr; weft_sleep_op a, b; } f;
+static weft_poll f_poll(void *arg, weft_cx *cx) {
+    f *self = arg;
+    weft_async (self) {
+        weft_await(weft_sleep(&self->a, cx, 1)); weft_await(weft_sleep(&self->b, cx, 1));
+    }
+    return WEFT_READY;
+}
+int main(void) {
+    (void)f_poll;
+    return 0;
+}
