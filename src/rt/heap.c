@@ -240,6 +240,7 @@ static void chunk_release(weft__heap *h, weft__chunk *c) {
 
 /* A slot went back to chunk c (owner thread). */
 static void chunk_put(weft__heap *h, weft__chunk *c, void *slot) {
+    if (((void **)slot)[0] == WEFT__OBJ_IN_HEAP) h->objects--;
     ((void **)slot)[0] = NULL;
     if (c->cls == BIG_CLASS) {
         c->used = 0;
@@ -249,11 +250,12 @@ static void chunk_put(weft__heap *h, weft__chunk *c, void *slot) {
     LOCAL_LINK(slot) = c->free;
     c->free = slot;
     c->used--;
-    if (c->used == 0 && !h->walking) {
-        chunk_release(h, c);
-        return;
-    }
     if (!c->in_partial) partial_push(h, c);
+    /* An emptied chunk goes back to the free list - unless it is the only
+     * one its class has room in: then a class with one task coming and
+     * going would release and set up a chunk on every spawn. */
+    if (c->used == 0 && !h->walking && (h->partial[c->cls] != c || c->pnext))
+        chunk_release(h, c);
 }
 
 /* The remote stack's head once the runtime is gone: frees drop references. */
@@ -337,6 +339,31 @@ void weft__heap_free(void *p) {
         REMOTE_LINK(slot) = head;
     } while (!atomic_compare_exchange_weak_explicit(&sh->heap.remote_free, &head, slot,
                                                     memory_order_release, memory_order_relaxed));
+}
+
+void *weft__obj_alloc(size_t size) {
+    weft_rt *rt = weft__tls_rt;
+    void *p;
+    if (rt && !rt->closing && size >= sizeof(void *)) {
+        int zeroed;
+        p = weft__heap_alloc(rt->sh, size, &zeroed);
+        if (!p) return NULL;
+        if (!zeroed) memset(p, 0, size);
+        *(void **)p = WEFT__OBJ_IN_HEAP;
+        rt->sh->heap.objects++;
+        return p;
+    }
+    p = weft__calloc(1, size < sizeof(void *) ? sizeof(void *) : size);
+    if (p) *(void **)p = WEFT__OBJ_IN_MALLOC;
+    return p;
+}
+
+void weft__obj_free(void *p) {
+    if (!p) return;
+    if (*(void **)p == WEFT__OBJ_IN_HEAP)
+        weft__heap_free(p);
+    else
+        weft__free(p);
 }
 
 void weft__heap_foreach(weft__shared *sh, void (*fn)(void *slot, void *arg), void *arg) {

@@ -71,11 +71,27 @@ static inline weft_task *weft__task_of_frame(void *frame) {
     return (weft_task *)((char *)frame - WEFT__TASK_HEADER);
 }
 
-/* The task in a slot handed to a heap walker. */
+/* First word of a slot that holds a small object, not a task. */
+#define WEFT__OBJ_IN_HEAP ((void *)2)
+/* First word of a small object that came from malloc instead. */
+#define WEFT__OBJ_IN_MALLOC ((void *)3)
+
+/* The task in a slot handed to a heap walker, or NULL for an object. */
 static inline weft_task *weft__task_of_slot(void *slot) {
-    return *(void **)slot == WEFT__TASK_SHIFTED ? (weft_task *)((char *)slot + 8)
-                                                : (weft_task *)slot;
+    void *w = *(void **)slot;
+    if (w == WEFT__OBJ_IN_HEAP) return NULL;
+    return w == WEFT__TASK_SHIFTED ? (weft_task *)((char *)slot + 8) : (weft_task *)slot;
 }
+
+/*
+ * Small shared objects (a oneshot channel): zeroed memory whose first word is
+ * reserved (it says where the memory came from).  On the thread driving a
+ * runtime they come from its task heap - a few instructions instead of
+ * malloc, and freeable from any thread; elsewhere from malloc.  NULL when out
+ * of memory.
+ */
+void *weft__obj_alloc(size_t size);
+void weft__obj_free(void *p);
 
 extern const weft_waker_vtable weft__task_waker_vtable;
 
@@ -102,6 +118,7 @@ typedef struct weft__heap {
     _Atomic(void *) remote_free;          /* slots freed on other threads */
     size_t nchunks, nfree_chunks, narenas;
     size_t allocated;                     /* slots in use (owner's count) */
+    size_t objects;                       /* of which small objects, not tasks */
     unsigned walking;                     /* inside weft__heap_foreach */
 } weft__heap;
 

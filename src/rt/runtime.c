@@ -270,6 +270,7 @@ static void cancel_now(weft_rt *rt, weft_task *t) {
 static void shutdown_task(void *slot, void *arg) {
     weft_rt *rt = arg;
     weft_task *t = weft__task_of_slot(slot);
+    if (!t) return; /* a small object, not a task */
     uint32_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
     for (;;) {
         if (cur & TASK_COMPLETE) return;
@@ -489,7 +490,7 @@ done:
 void weft_rt_stats_get(weft_rt *rt, weft_rt_stats *out) {
     *out = rt->st;
     if (!rt->driving || weft__tls_rt == rt) weft__heap_collect(rt->sh);
-    out->tasks_held = rt->sh->heap.allocated;
+    out->tasks_held = rt->sh->heap.allocated - rt->sh->heap.objects;
     out->io_registered = rt->io.count;
     out->timers = weft__wheel_count(&rt->wheel);
 }
@@ -497,6 +498,7 @@ void weft_rt_stats_get(weft_rt *rt, weft_rt_stats *out) {
 static void dump_task(void *slot, void *arg) {
     FILE *out = arg;
     weft_task *t = weft__task_of_slot(slot);
+    if (!t) return;
     uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
     if (s & TASK_COMPLETE) return;
     fprintf(out, "task %u %s%s%s refs=%u spawned at %s\n", t->id,

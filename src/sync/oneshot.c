@@ -11,6 +11,7 @@
 #include "../core/alloc.h"
 #include "../core/copy.h"
 #include "../core/lock.h"
+#include "../rt/internal.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 
 typedef struct oneshot {
+    void *mark; /* reserved by weft__obj_alloc */
     weft__lock lock;
     uint8_t sent, received, tx_gone, rx_gone, rx_closed;
     weft_waker *rx_waker; /* the receiver, parked in recv */
@@ -36,7 +38,7 @@ int weft_oneshot_new(weft_oneshot_tx **tx, weft_oneshot_rx **rx, size_t elem_siz
     *tx = NULL;
     *rx = NULL;
     if (elem_size > SIZE_MAX / 2) return -EINVAL;
-    oneshot *c = weft__calloc(1, VALUE_OFFSET + elem_size);
+    oneshot *c = weft__obj_alloc(VALUE_OFFSET + elem_size);
     if (!c) return -ENOMEM;
     c->elem_size = elem_size;
     c->drop_elem = drop_elem;
@@ -55,7 +57,7 @@ int weft_oneshot_send(weft_oneshot_tx *tx, const void *value) {
         int last = c->rx_gone;
         weft__lock_release(&c->lock);
         weft_waker_drop(tw);
-        if (last) weft__free(c);
+        if (last) weft__obj_free(c);
         return -EPIPE; /* the value was not taken */
     }
     weft__copy(value_of(c), value, c->elem_size);
@@ -79,7 +81,7 @@ void weft_oneshot_tx_drop(weft_oneshot_tx *tx) {
     weft__lock_release(&c->lock);
     weft_waker_drop(tw);
     weft_waker_wake(rw); /* the receiver learns it will get nothing */
-    if (last) weft__free(c);
+    if (last) weft__obj_free(c);
 }
 
 int weft_oneshot_is_closed(const weft_oneshot_tx *tx) {
@@ -188,5 +190,5 @@ void weft_oneshot_rx_drop(weft_oneshot_rx *rx) {
     /* A sent value means the sender is gone too (send releases it), so
      * nobody else can touch the channel now. */
     if (unclaimed && c->drop_elem) c->drop_elem(value_of(c));
-    if (last) weft__free(c);
+    if (last) weft__obj_free(c);
 }

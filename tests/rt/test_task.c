@@ -563,6 +563,44 @@ static void dump_prints_each_task_and_its_await_chain(void) {
     weft_rt_free(rt);
 }
 
+/* Channels made inside a runtime live in its task heap; walkers must skip
+ * them and they must outlive the runtime. */
+typedef struct make_oneshot {
+    weft_frame fr;
+    weft_oneshot_tx *tx;
+    weft_oneshot_rx *rx;
+    int r;
+} make_oneshot;
+
+static weft_poll make_oneshot_poll(void *arg, weft_cx *cx) {
+    make_oneshot *self = arg;
+    weft_async (self) {
+        self->r = weft_oneshot_new(&self->tx, &self->rx, sizeof(int), NULL);
+    }
+    return WEFT_READY;
+}
+
+static void heap_objects_are_not_tasks_and_outlive_the_runtime(void) {
+    weft_rt *rt = new_rt();
+    make_oneshot m = {0};
+    CHECK_EQ(weft_block_on(rt, make_oneshot_poll, &m), 0);
+    CHECK_EQ(m.r, 0);
+    weft_rt_stats st;
+    weft_rt_stats_get(rt, &st);
+    CHECK_EQ(st.tasks_held, 0); /* the channel is not counted as a task */
+    char buf[1024] = {0};
+    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+    weft_rt_dump(rt, f); /* must not mistake the channel for a task */
+    fclose(f);
+    CHECK_EQ(strlen(buf), 0);
+    weft_rt_free(rt); /* the channel survives its runtime */
+    int v = 5, out = 0;
+    CHECK_EQ(weft_oneshot_send(m.tx, &v), 0);
+    CHECK_EQ(weft_oneshot_try_recv(m.rx, &out), 0);
+    CHECK_EQ(out, 5);
+    weft_oneshot_rx_drop(m.rx); /* the last piece of the runtime's heap */
+}
+
 int main(int argc, char **argv) {
     return test_main(argc, argv,
                      (const test_case[]){
@@ -586,6 +624,7 @@ int main(int argc, char **argv) {
                          TEST(frames_needing_16_byte_alignment_are_aligned),
                          TEST(large_frames_get_their_own_chunk),
                          TEST(dump_prints_each_task_and_its_await_chain),
+                         TEST(heap_objects_are_not_tasks_and_outlive_the_runtime),
                          {0},
                      });
 }
