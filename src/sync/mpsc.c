@@ -24,6 +24,7 @@
 #include "../core/copy.h"
 #include "../core/lock.h"
 #include "../core/wait_list.h"
+#include "../rt/internal.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -40,7 +41,8 @@ typedef struct mpsc {
     uint8_t rx_closed; /* no new values */
     uint8_t rx_gone;   /* receiver dropped: nothing is pushed any more */
     uint8_t rx_ref;    /* the receiver still holds its reference */
-    weft_waker *rx_waker; /* set while the receiver is parked */
+    weft_waker *rx_waker; /* the receiver's last waker (a reference), kept */
+    uint8_t rx_parked;    /* the receiver waits for rx_waker to be woken */
     weft_wait_node waiting; /* senders waiting for room */
     void (*drop_elem)(void *);
     unsigned char *buf;
@@ -74,15 +76,32 @@ static weft_mpsc_send_op *op_of(weft_wait_node *n) {
     return WEFT__CONTAINER(n, weft_mpsc_send_op, node);
 }
 
-/* Under the lock: append a value; returns the receiver's waker to wake. */
+/*
+ * Under the lock: wake the receiver if it is parked.  The receiver's waker
+ * stays registered, so it does not clone a new one at every park.  A weft
+ * task's wake_by_ref only marks it and puts it on a run queue, so it is done
+ * right here; any other waker is handed out to be woken after the unlock
+ * (wakers of unknown code are never called under a lock).
+ */
+static weft_waker *wake_rx_locked(mpsc *c) {
+    if (!c->rx_parked) return NULL;
+    c->rx_parked = 0;
+    weft_waker *w = c->rx_waker;
+    if (weft__is_task_waker(w)) {
+        w->vtable->wake_by_ref(w);
+        return NULL;
+    }
+    c->rx_waker = NULL;
+    return w;
+}
+
+/* Under the lock: append a value; returns a waker to wake after the unlock. */
 static weft_waker *push_locked(mpsc *c, const void *value) {
     size_t i = c->head + c->len;
     if (i >= c->cap) i -= c->cap;
     weft__copy(c->buf + i * c->stride, value, c->elem_size);
     c->len++;
-    weft_waker *w = c->rx_waker;
-    c->rx_waker = NULL;
-    return w;
+    return wake_rx_locked(c);
 }
 
 /* Under the lock: give free room to the oldest waiting sender, if any. */
@@ -113,10 +132,7 @@ void weft_mpsc_tx_drop(weft_mpsc_tx *tx) {
     if (!c) return;
     weft_waker *w = NULL;
     weft__lock_acquire(&c->lock);
-    if (--c->senders == 0) {
-        w = c->rx_waker; /* the receiver learns the channel is closed */
-        c->rx_waker = NULL;
-    }
+    if (--c->senders == 0) w = wake_rx_locked(c); /* it learns the channel is closed */
     int last = c->senders == 0 && !c->rx_ref;
     weft__lock_release(&c->lock);
     weft_waker_wake(w);
@@ -238,6 +254,7 @@ weft_poll weft_mpsc_recv(weft_mpsc_rx *rx, weft_cx *cx, void *out, int *status) 
         weft__lock_acquire(&c->lock);
         drop = c->rx_waker;
         c->rx_waker = NULL;
+        c->rx_parked = 0;
         weft__lock_release(&c->lock);
         weft_waker_drop(drop);
         return WEFT_READY;
@@ -245,9 +262,14 @@ weft_poll weft_mpsc_recv(weft_mpsc_rx *rx, weft_cx *cx, void *out, int *status) 
     if (!weft_coop_poll(cx)) return WEFT_PENDING;
     weft__lock_acquire(&c->lock);
     int r = pop_locked(c, out, &wake);
-    if (r == -EAGAIN && c->rx_waker != cx->waker) {
-        drop = c->rx_waker;
-        c->rx_waker = weft_waker_clone(cx->waker);
+    if (r == -EAGAIN) {
+        if (c->rx_waker != cx->waker) {
+            drop = c->rx_waker;
+            c->rx_waker = weft_waker_clone(cx->waker);
+        }
+        c->rx_parked = 1;
+    } else {
+        c->rx_parked = 0;
     }
     weft__lock_release(&c->lock);
     weft_waker_drop(drop);
@@ -308,6 +330,7 @@ void weft_mpsc_rx_drop(weft_mpsc_rx *rx) {
     c->len = 0;
     weft_waker *w = c->rx_waker;
     c->rx_waker = NULL;
+    c->rx_parked = 0;
     weft__lock_release(&c->lock);
     weft_waker_drop(w);
     if (c->drop_elem) {
