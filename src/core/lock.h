@@ -8,7 +8,8 @@
  * (pause) and then yields the CPU, so a preempted holder cannot make others
  * burn a whole time slice.  Rule: never wake a waker, call a callback or
  * free memory while holding one of these; collect the wakers and wake them
- * after the unlock.
+ * after the unlock.  (The one exception is a weft task's wake_by_ref, which
+ * only marks the task and queues it - see src/sync/mpsc.c.)
  */
 #ifndef WEFT_SRC_CORE_LOCK_H
 #define WEFT_SRC_CORE_LOCK_H

@@ -4,9 +4,11 @@
  * Semantics.  The wheel holds weft_timer entries keyed by deadline (ms).  It
  * has a current time, `elapsed`, that only moves forward, through
  * weft__wheel_poll.  An entry is returned by weft__wheel_poll(w, now) once its
- * deadline <= now; entries come out in nondecreasing deadline order.  Insert
- * and remove are O(1); poll is O(1) amortised per entry plus O(levels) per
- * call.
+ * deadline <= now; entries come out in nondecreasing deadline order (the
+ * order among equal deadlines is unspecified).  Insert and remove are O(1),
+ * except inserting a deadline already in the past ("late"), which keeps the
+ * pending list sorted by walking back from its tail (O(1) for the usual
+ * cases); poll is O(1) amortised per entry plus O(levels) per call.
  *
  * Mechanics (the scheme Tokio and the Linux kernel use).  6 levels of 64
  * slots; a slot at level L spans 64^L ms, so the wheel covers 64^6 ms
@@ -37,7 +39,7 @@ typedef struct weft__wheel {
     uint64_t elapsed;                                        /* current time, ms */
     uint64_t occupied[WEFT__WHEEL_LEVELS];                   /* bit per slot */
     weft_timer *slots[WEFT__WHEEL_LEVELS][WEFT__WHEEL_SLOTS]; /* list heads */
-    weft_timer *pending;                                     /* due, not yet returned */
+    weft_timer *pending; /* entries inserted with a deadline already past, sorted */
     size_t count;                                            /* entries held */
 } weft__wheel;
 
@@ -56,7 +58,9 @@ void weft__wheel_remove(weft__wheel *w, weft_timer *t);
 /*
  * The earliest time at which poll may return an entry: a lower bound that is
  * exact for level-0 slots and, for higher levels, the start of the slot that
- * must be cascaded next.  UINT64_MAX when the wheel is empty.
+ * must be cascaded next - for a deadline beyond the wheel's range it can be
+ * up to 64^6 ms early, and a poll there may return NULL.  UINT64_MAX when the
+ * wheel is empty.
  */
 uint64_t weft__wheel_next_deadline(const weft__wheel *w);
 
