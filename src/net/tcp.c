@@ -272,9 +272,12 @@ int weft_tcp_from_fd(weft_tcp **out, int fd) {
 
 /* ---- reading and writing --------------------------------------------------- */
 
-weft_poll weft_tcp_read(weft_tcp *s, weft_cx *cx, void *buf, size_t len, ssize_t *n) {
+/* One read (d == READ) or write of up to len bytes, by the readiness
+ * protocol: the shared body of weft_tcp_read and weft_tcp_write. */
+static weft_poll transfer(weft_tcp *s, weft_cx *cx, weft__dir d, void *buf, size_t len,
+                          ssize_t *n) {
     if (cx == NULL) {
-        weft__io_cancel(&s->io, WEFT__DIR_READ);
+        weft__io_cancel(&s->io, d);
         return WEFT_READY;
     }
     int err = attach(&s->io, cx);
@@ -289,21 +292,21 @@ weft_poll weft_tcp_read(weft_tcp *s, weft_cx *cx, void *buf, size_t len, ssize_t
     if (!weft_coop_poll(cx)) return WEFT_PENDING;
     for (;;) {
         weft__ready rd;
-        if (weft__io_poll_ready(&s->io, cx, WEFT__DIR_READ, &rd) == WEFT_PENDING)
-            return WEFT_PENDING;
+        if (weft__io_poll_ready(&s->io, cx, d, &rd) == WEFT_PENDING) return WEFT_PENDING;
         if (rd.bits & WEFT__IO_SHUTDOWN) {
             *n = -ESHUTDOWN;
             return WEFT_READY;
         }
-        ssize_t r = recv(s->io.fd, buf, len, 0);
+        ssize_t r = d == WEFT__DIR_READ ? recv(s->io.fd, buf, len, 0)
+                                        : send(s->io.fd, buf, len, MSG_NOSIGNAL);
         if (r >= 0) {
-            if ((size_t)r < len) weft__io_clear_ready(&s->io, WEFT__DIR_READ, rd);
+            if ((size_t)r < len) weft__io_clear_ready(&s->io, d, rd);
             *n = r;
             weft_coop_made_progress(cx);
             return WEFT_READY;
         }
         if (errno == EAGAIN) {
-            weft__io_clear_ready(&s->io, WEFT__DIR_READ, rd);
+            weft__io_clear_ready(&s->io, d, rd);
             continue;
         }
         if (errno == EINTR) continue;
@@ -312,44 +315,13 @@ weft_poll weft_tcp_read(weft_tcp *s, weft_cx *cx, void *buf, size_t len, ssize_t
     }
 }
 
+weft_poll weft_tcp_read(weft_tcp *s, weft_cx *cx, void *buf, size_t len, ssize_t *n) {
+    return transfer(s, cx, WEFT__DIR_READ, buf, len, n);
+}
+
 weft_poll weft_tcp_write(weft_tcp *s, weft_cx *cx, const void *buf, size_t len, ssize_t *n) {
-    if (cx == NULL) {
-        weft__io_cancel(&s->io, WEFT__DIR_WRITE);
-        return WEFT_READY;
-    }
-    int err = attach(&s->io, cx);
-    if (err) {
-        *n = err;
-        return WEFT_READY;
-    }
-    if (len == 0) {
-        *n = 0;
-        return WEFT_READY;
-    }
-    if (!weft_coop_poll(cx)) return WEFT_PENDING;
-    for (;;) {
-        weft__ready rd;
-        if (weft__io_poll_ready(&s->io, cx, WEFT__DIR_WRITE, &rd) == WEFT_PENDING)
-            return WEFT_PENDING;
-        if (rd.bits & WEFT__IO_SHUTDOWN) {
-            *n = -ESHUTDOWN;
-            return WEFT_READY;
-        }
-        ssize_t r = send(s->io.fd, buf, len, MSG_NOSIGNAL);
-        if (r >= 0) {
-            if ((size_t)r < len) weft__io_clear_ready(&s->io, WEFT__DIR_WRITE, rd);
-            *n = r;
-            weft_coop_made_progress(cx);
-            return WEFT_READY;
-        }
-        if (errno == EAGAIN) {
-            weft__io_clear_ready(&s->io, WEFT__DIR_WRITE, rd);
-            continue;
-        }
-        if (errno == EINTR) continue;
-        *n = -errno;
-        return WEFT_READY;
-    }
+    /* send() only reads buf; the cast serves the shared body */
+    return transfer(s, cx, WEFT__DIR_WRITE, (void *)buf, len, n);
 }
 
 weft_poll weft_tcp_write_all(weft_tcp *s, weft_cx *cx, weft_write_op *op, const void *buf,
