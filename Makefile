@@ -57,7 +57,7 @@ $(BUILD)/$(1)/libweft.a: $(SRCS:%.c=$(BUILD)/$(1)/obj/%.o)
 	@mkdir -p $$(dir $$@)
 	rm -f $$@ && $$(ARCHIVE) rcs $$@ $$^
 
-$(BUILD)/$(1)/tests/%: tests/%.c tests/test.h $(BUILD)/$(1)/libweft.a
+$(BUILD)/$(1)/tests/%: tests/%.c tests/test.h $(wildcard tests/*/*.h) $(BUILD)/$(1)/libweft.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(WARN) $$(CFLAGS_$(1)) $$(CPPFLAGS) -D_GNU_SOURCE -Itests $$< $(BUILD)/$(1)/libweft.a $$(LDLIBS) -o $$@
 
