@@ -6,12 +6,18 @@
  *   oneshot.h  one value, one sender, one receiver
  *   mpsc.h     bounded multi-producer single-consumer queue
  *   notify.h   wake one waiter (or store a permit), or all waiters
+ *   semaphore.h  fair async semaphore (acquire_many, close, forget)
+ *   mutex.h    async Mutex and fair RwLock (guards held across awaits)
+ *   once_cell.h  a value set once by an async initializer
  */
 #ifndef WEFT_SYNC_H
 #define WEFT_SYNC_H
 
 #include "mpsc.h"
+#include "mutex.h"
 #include "notify.h"
+#include "once_cell.h"
 #include "oneshot.h"
+#include "semaphore.h"
 
 #endif /* WEFT_SYNC_H */
