@@ -21,7 +21,7 @@ static uint64_t held(weft_rt *rt) {
     return st.tasks_held;
 }
 
-static void spin(unsigned n) {
+static inline void spin(unsigned n) {
     for (volatile unsigned i = 0; i < n; i++) {
     }
 }
