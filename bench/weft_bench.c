@@ -337,6 +337,65 @@ static void bench_mpsc(weft_rt *rt) {
     weft_mpsc_rx_drop(rx);
 }
 
+/* ---- mutex: 4 tasks x N lock/unlock, incrementing a shared counter ------ */
+
+typedef struct mutex_shared {
+    weft_mutex m;
+    uint64_t count;
+} mutex_shared;
+
+typedef struct mutex_worker {
+    weft_frame fr;
+    mutex_shared *sh;
+    weft_mutex_guard g;
+    uint64_t i;
+} mutex_worker;
+
+static weft_poll mutex_worker_poll(void *arg, weft_cx *cx) {
+    mutex_worker *self = arg;
+    weft_async (self) {
+        for (self->i = 0; self->i < N; self->i++) {
+            weft_await(weft_mutex_lock(&self->sh->m, cx, &self->g));
+            self->sh->count++;
+            weft_mutex_unlock(&self->g);
+        }
+    }
+    return WEFT_READY;
+}
+
+typedef struct mutex_main {
+    weft_frame fr;
+    mutex_shared *sh;
+    weft_task *h[4];
+    int i;
+} mutex_main;
+
+static weft_poll mutex_main_poll(void *arg, weft_cx *cx) {
+    mutex_main *self = arg;
+    weft_async (self) {
+        for (self->i = 0; self->i < 4; self->i++) {
+            mutex_worker *w = weft_task_new(cx->rt, mutex_worker, mutex_worker_poll);
+            if (!w) die("mutex", -ENOMEM);
+            w->sh = self->sh;
+            self->h[self->i] = weft_task_spawn(w);
+        }
+        for (self->i = 0; self->i < 4; self->i++) {
+            weft_await(weft_join(self->h[self->i], cx, NULL));
+            weft_task_release(self->h[self->i]);
+        }
+    }
+    return WEFT_READY;
+}
+
+static void bench_mutex(weft_rt *rt) {
+    mutex_shared sh = {.m = WEFT_MUTEX_INIT};
+    mutex_main m = {.sh = &sh};
+    double t0 = now_s();
+    weft_block_on(rt, mutex_main_poll, &m);
+    if (sh.count != 4 * N) die("mutex: wrong count", -EINVAL);
+    report("mutex", 4 * N, now_s() - t0);
+}
+
 /* ---- timers: N tasks sleep 1..1000 ms (xorshift), join all --------------- */
 
 typedef struct sleeper {
@@ -526,9 +585,10 @@ static void usage(void) {
             "  oneshot [1000000]     create a oneshot, spawn a sender, await it\n"
             "  mpsc [2500000]        4 producers x N values, capacity 1024\n"
             "  timers [100000]       N tasks sleep 1..1000 ms\n"
+            "  mutex [1000000]       4 tasks x N lock/unlock of one async mutex\n"
             "  echo-server PORT      TCP echo server on 127.0.0.1:PORT\n"
             "  http-server PORT      minimal HTTP/1.1 server on 127.0.0.1:PORT\n"
-            "mutex, broadcast, watch, join_all, select and buffer_unordered need\n"
+            "broadcast, watch, join_all, select and buffer_unordered need\n"
             "primitives that are not built yet.\n");
     exit(2);
 }
@@ -567,11 +627,13 @@ int main(int argc, char **argv) {
         bench_mpsc(rt);
     else if (strcmp(w, "timers") == 0)
         bench_timers(rt);
+    else if (strcmp(w, "mutex") == 0)
+        bench_mutex(rt);
     else if (strcmp(w, "echo-server") == 0 && arg)
         serve(rt, arg, 0);
     else if (strcmp(w, "http-server") == 0 && arg)
         serve(rt, arg, 1);
-    else if (strcmp(w, "mutex") == 0 || strcmp(w, "broadcast") == 0 || strcmp(w, "watch") == 0 ||
+    else if (strcmp(w, "broadcast") == 0 || strcmp(w, "watch") == 0 ||
              strcmp(w, "join_all") == 0 || strcmp(w, "select") == 0 ||
              strcmp(w, "buffer_unordered") == 0) {
         fprintf(stderr, "weft-bench: %s needs primitives that are not built yet\n", w);

@@ -52,7 +52,8 @@ void weft_notify_one(weft_notify *n) {
 }
 
 void weft_notify_waiters(weft_notify *n) {
-    weft__wake_list wl = {.n = 0};
+    weft__wake_list wl;
+    wl.n = 0; /* not "= {0}": that clears all 33 words */
     weft_wait_node local = {&local, &local};
     weft__lock_acquire(&n->lock);
     n->gen++;
