@@ -1089,6 +1089,101 @@ static void watch_send_racing_with_cancel_of_a_hand_polled_changed(void) {
     free(s);
 }
 
+/*
+ * The sender is dropped while another thread cancels and drops every
+ * receiver (more than one wake batch of them, so tx_drop unlocks between
+ * batches).  Whichever handle goes last frees the channel exactly once, and
+ * every waker is released: under ASan / valgrind a use after free or a leak
+ * fails the test.
+ */
+#define DROP_RX 70
+#define DROP_ITERS 200
+
+typedef struct drop_race {
+    weft_watch_rx *rx[DROP_RX];
+    cwaker w[DROP_RX];
+    unsigned spin;
+    uint64_t rng;
+} drop_race;
+
+/* A counting waker whose wake takes a while: tx_drop's batches stretch out,
+ * so the receivers often all go while it is between two batches. */
+static void slow_wake(weft_waker *w) {
+    spin(3000);
+    cw_wake(w);
+}
+static const weft_waker_vtable slow_vtable = {cw_clone, slow_wake, cw_wake_by_ref, cw_drop};
+
+static void *drop_receivers(void *p) {
+    drop_race *d = p;
+    spin(d->spin);
+    for (int i = 0; i < DROP_RX; i++) {
+        cancel_changed(d->rx[i]);
+        weft_watch_rx_drop(d->rx[i]);
+    }
+    return NULL;
+}
+
+static void watch_tx_drop_racing_with_receiver_drops_frees_once(void) {
+    static drop_race d;
+    d.rng = 0x51afd7ed558ccd1dull;
+    int bad = 0;
+    for (int it = 0; it < DROP_ITERS; it++) {
+        weft_watch_tx *tx;
+        CHECK_EQ(new_int(&tx, &d.rx[0], 0), 0);
+        int st = 0;
+        for (int i = 0; i < DROP_RX; i++) {
+            if (i) d.rx[i] = weft_watch_subscribe(tx);
+            cw_init(&d.w[i]);
+            d.w[i].base.vtable = &slow_vtable;
+            if (poll_changed(d.rx[i], &d.w[i], &st) != WEFT_PENDING) bad++;
+        }
+        uint64_t x = test_rand(&d.rng);
+        d.spin = (unsigned)(x % 30000);
+        pthread_t th;
+        CHECK_EQ(pthread_create(&th, NULL, drop_receivers, &d), 0);
+        spin((unsigned)((x >> 16) % 3000));
+        weft_watch_tx_drop(tx);
+        pthread_join(th, NULL);
+        for (int i = 0; i < DROP_RX; i++) {
+            if (atomic_load(&d.w[i].refs) != 0) bad++;
+            if (atomic_load(&d.w[i].wakes) > 1) bad++;
+        }
+    }
+    CHECK_EQ(bad, 0);
+}
+
+/* changed() completes without the lock while its node is still queued (a
+ * mark_changed while it waited): the stale node does no harm. */
+static void watch_changed_ready_while_still_queued_is_harmless(void) {
+    weft_watch_tx *tx;
+    weft_watch_rx *rx;
+    CHECK_EQ(new_int(&tx, &rx, 0), 0);
+    cwaker w;
+    cw_init(&w);
+    int st = 99;
+    CHECK_EQ(poll_changed(rx, &w, &st), WEFT_PENDING);
+    weft_watch_mark_changed(rx);
+    CHECK_EQ(poll_changed(rx, &w, &st), WEFT_READY);
+    CHECK_EQ(st, 0);
+    CHECK_EQ(poll_changed(rx, &w, &st), WEFT_PENDING); /* no double link */
+    int v = 1;
+    CHECK_EQ(weft_watch_send(tx, &v), 0);
+    CHECK_EQ(atomic_load(&w.wakes), 1);
+    CHECK_EQ(atomic_load(&w.refs), 0);
+    CHECK_EQ(poll_changed(rx, &w, &st), WEFT_READY);
+    CHECK_EQ(poll_changed(rx, &w, &st), WEFT_PENDING);
+    weft_watch_mark_changed(rx);
+    CHECK_EQ(poll_changed(rx, &w, &st), WEFT_READY);
+    cancel_changed(rx); /* unlinks the stale node */
+    CHECK_EQ(atomic_load(&w.refs), 0);
+    v = 2;
+    CHECK_EQ(weft_watch_send(tx, &v), 0);
+    CHECK_EQ(atomic_load(&w.wakes), 1);
+    weft_watch_tx_drop(tx);
+    weft_watch_rx_drop(rx);
+}
+
 /* ---- threads ------------------------------------------------------------ */
 
 /*
@@ -1242,6 +1337,8 @@ int main(int argc, char **argv) {
                          TEST(watch_zero_sized_values_still_count_versions),
                          TEST(watch_send_racing_with_abort_loses_nothing_and_leaks_nothing),
                          TEST(watch_send_racing_with_cancel_of_a_hand_polled_changed),
+                         TEST(watch_tx_drop_racing_with_receiver_drops_frees_once),
+                         TEST(watch_changed_ready_while_still_queued_is_harmless),
                          TEST(watch_threads_see_values_in_order_and_end_at_the_last),
                          {0},
                      });
