@@ -37,7 +37,9 @@
  * channel is freed.  clone_elem runs under the channel's lock: it must be
  * short and must not call into this channel.  drop_elem never runs under the
  * lock (the sender writes a new value into a spare buffer, swaps the buffers
- * under the lock and drops the old value after the unlock), so it may free.
+ * under the lock and drops the old value after the unlock), so it may free;
+ * it runs on the thread of the call that replaced the value, or of the call
+ * that dropped the last handle.
  *
  * Cancel safety:
  *   - weft_watch_changed is cancel-safe.  A cancelled changed() marks
