@@ -396,6 +396,75 @@ static void bench_mutex(weft_rt *rt) {
     report("mutex", 4 * N, now_s() - t0);
 }
 
+/* ---- watch: 100 receivers wait on changed, N updates --------------------- */
+
+#define WATCH_RX 100
+
+typedef struct w_receiver {
+    weft_frame fr;
+    weft_watch_rx *rx;
+    uint64_t deliveries;
+    int st;
+} w_receiver;
+
+static weft_poll w_receiver_poll(void *arg, weft_cx *cx) {
+    w_receiver *self = arg;
+    weft_async (self) {
+        for (;;) {
+            weft_await(weft_watch_changed(self->rx, cx, &self->st));
+            if (self->st) break;
+            self->deliveries++;
+        }
+        weft_watch_rx_drop(self->rx);
+    }
+    return WEFT_READY;
+}
+
+typedef struct w_main {
+    weft_frame fr;
+    weft_watch_tx *tx;
+    weft_watch_rx *rx0;
+    weft_task *h[WATCH_RX];
+    uint64_t i, deliveries;
+    int k;
+} w_main;
+
+static weft_poll w_main_poll(void *arg, weft_cx *cx) {
+    w_main *self = arg;
+    weft_async (self) {
+        for (self->k = 0; self->k < WATCH_RX; self->k++) {
+            w_receiver *r = weft_task_new(cx->rt, w_receiver, w_receiver_poll);
+            if (!r) die("watch", -ENOMEM);
+            r->rx = self->k == 0 ? self->rx0 : weft_watch_subscribe(self->tx);
+            if (!r->rx) die("watch", -ENOMEM);
+            self->h[self->k] = weft_task_spawn(r);
+        }
+        weft_yield(); /* every receiver waits */
+        for (self->i = 1; self->i <= N; self->i++) {
+            if (weft_watch_send(self->tx, &self->i) < 0) die("watch: send", -EPIPE);
+            weft_yield();
+        }
+        weft_watch_tx_drop(self->tx);
+        for (self->k = 0; self->k < WATCH_RX; self->k++) {
+            weft_await(weft_join(self->h[self->k], cx, NULL));
+            self->deliveries += ((w_receiver *)weft_task_frame(self->h[self->k]))->deliveries;
+            weft_task_release(self->h[self->k]);
+        }
+    }
+    return WEFT_READY;
+}
+
+static void bench_watch(weft_rt *rt) {
+    w_main m = {0};
+    uint64_t zero = 0;
+    if (weft_watch_new(&m.tx, &m.rx0, sizeof(uint64_t), &zero, NULL, NULL) < 0)
+        die("watch", -ENOMEM);
+    double t0 = now_s();
+    weft_block_on(rt, w_main_poll, &m);
+    report("watch", N, now_s() - t0);
+    printf("watch deliveries: %llu\n", (unsigned long long)m.deliveries);
+}
+
 /* ---- timers: N tasks sleep 1..1000 ms (xorshift), join all --------------- */
 
 typedef struct sleeper {
@@ -586,9 +655,10 @@ static void usage(void) {
             "  mpsc [2500000]        4 producers x N values, capacity 1024\n"
             "  timers [100000]       N tasks sleep 1..1000 ms\n"
             "  mutex [1000000]       4 tasks x N lock/unlock of one async mutex\n"
+            "  watch [100000]        100 receivers wait on changed, N updates\n"
             "  echo-server PORT      TCP echo server on 127.0.0.1:PORT\n"
             "  http-server PORT      minimal HTTP/1.1 server on 127.0.0.1:PORT\n"
-            "broadcast, watch, join_all, select and buffer_unordered need\n"
+            "broadcast, join_all, select and buffer_unordered need\n"
             "primitives that are not built yet.\n");
     exit(2);
 }
@@ -612,7 +682,10 @@ int main(int argc, char **argv) {
     weft_rt *rt;
     int r = weft_rt_new(&rt, NULL);
     if (r < 0) die("runtime", r);
-    uint64_t def = strcmp(w, "mpsc") == 0 ? 2500000 : strcmp(w, "timers") == 0 ? 100000 : 1000000;
+    uint64_t def = 1000000;
+    if (strcmp(w, "mpsc") == 0) def = 2500000;
+    if (strcmp(w, "timers") == 0 || strcmp(w, "watch") == 0 || strcmp(w, "broadcast") == 0)
+        def = 100000;
     N = arg ? strtoull(arg, NULL, 10) : def;
     if (N == 0) N = def;
     if (strcmp(w, "spawn") == 0)
@@ -629,11 +702,13 @@ int main(int argc, char **argv) {
         bench_timers(rt);
     else if (strcmp(w, "mutex") == 0)
         bench_mutex(rt);
+    else if (strcmp(w, "watch") == 0)
+        bench_watch(rt);
     else if (strcmp(w, "echo-server") == 0 && arg)
         serve(rt, arg, 0);
     else if (strcmp(w, "http-server") == 0 && arg)
         serve(rt, arg, 1);
-    else if (strcmp(w, "broadcast") == 0 || strcmp(w, "watch") == 0 ||
+    else if (strcmp(w, "broadcast") == 0 ||
              strcmp(w, "join_all") == 0 || strcmp(w, "select") == 0 ||
              strcmp(w, "buffer_unordered") == 0) {
         fprintf(stderr, "weft-bench: %s needs primitives that are not built yet\n", w);

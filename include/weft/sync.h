@@ -9,6 +9,7 @@
  *   semaphore.h  fair async semaphore (acquire_many, close, forget)
  *   mutex.h    async Mutex and fair RwLock (guards held across awaits)
  *   once_cell.h  a value set once by an async initializer
+ *   watch.h    the latest value, many receivers (changed, borrow)
  */
 #ifndef WEFT_SYNC_H
 #define WEFT_SYNC_H
@@ -19,5 +20,6 @@
 #include "once_cell.h"
 #include "oneshot.h"
 #include "semaphore.h"
+#include "watch.h"
 
 #endif /* WEFT_SYNC_H */
