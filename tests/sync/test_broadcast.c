@@ -9,6 +9,7 @@
 #include "test.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 
@@ -414,7 +415,7 @@ static void broadcast_copies_large_values(void) {
         big o;
         memset(&o, 0, sizeof o);
         CHECK_EQ(weft_broadcast_try_recv(rx, &o, NULL), 0);
-        CHECK(memcmp(&o, &b, sizeof b) == 0);
+        CHECK(o.a == b.a && o.b == b.b && o.c == b.c && strcmp(o.s, b.s) == 0);
     }
     weft_broadcast_tx_drop(tx);
     weft_broadcast_rx_drop(rx);
@@ -937,7 +938,31 @@ static void broadcast_send_racing_with_cancel_by_hand(void) {
 
 #define STRESS_SENDERS 3
 #define STRESS_RECEIVERS 3
-#define STRESS_PER_SENDER 20000
+#define STRESS_PER_SENDER 10000
+
+/*
+ * Pacing, so that the threads interleave rather than the senders finishing
+ * first: a sender sends only while the values in flight (sent minus the
+ * slowest receiver's received + missed) are within a window that alternates
+ * between less than the capacity (receivers mostly find the ring empty and
+ * park) and several times it (receivers lag).
+ */
+static _Atomic int64_t stress_sent;
+static _Atomic int64_t stress_progress[STRESS_RECEIVERS];
+
+static void stress_pace(uint64_t i) {
+    int64_t window = (i / 300) % 2 ? 3 : 20;
+    for (;;) {
+        int64_t low = INT64_MAX;
+        for (int r = 0; r < STRESS_RECEIVERS; r++) {
+            int64_t p = atomic_load(&stress_progress[r]);
+            if (p < low) low = p;
+        }
+        if (atomic_load(&stress_sent) - low <= window) break;
+        sched_yield();
+    }
+    atomic_fetch_add(&stress_sent, 1);
+}
 
 typedef struct stask {
     weft_frame fr;
@@ -950,6 +975,7 @@ static weft_poll stask_poll(void *arg, weft_cx *cx) {
     stask *self = arg;
     weft_async (self) {
         for (self->i = 0; self->i < STRESS_PER_SENDER; self->i++) {
+            stress_pace(self->i);
             if (send_u64(self->tx, self->id << 32 | self->i) < 1) self->failed++;
             if (self->i % 64 == 63) weft_yield();
         }
@@ -962,23 +988,31 @@ static weft_poll stask_poll(void *arg, weft_cx *cx) {
 typedef struct qtask {
     weft_frame fr;
     brx *rx;
-    uint64_t v, missed, received, missed_total, lags;
+    uint64_t v, missed, received, missed_total, lags, parks;
     int64_t last[STRESS_SENDERS];
-    int status, disorder;
+    int status, disorder, index;
 } qtask;
+
+static weft_poll qtask_recv(qtask *self, weft_cx *cx) {
+    weft_poll p = weft_broadcast_recv(self->rx, cx, &self->v, &self->status, &self->missed);
+    if (cx && p == WEFT_PENDING) self->parks++;
+    return p;
+}
 
 static weft_poll qtask_poll(void *arg, weft_cx *cx) {
     qtask *self = arg;
     weft_async (self) {
         for (int i = 0; i < STRESS_SENDERS; i++) self->last[i] = -1;
         for (;;) {
-            weft_await(weft_broadcast_recv(self->rx, cx, &self->v, &self->status, &self->missed));
+            weft_await(qtask_recv(self, cx));
             if (self->status == -EOVERFLOW) {
                 self->lags++;
                 self->missed_total += self->missed;
+                atomic_fetch_add(&stress_progress[self->index], (int64_t)self->missed);
                 continue;
             }
             if (self->status) break;
+            atomic_fetch_add(&stress_progress[self->index], 1);
             {
                 uint64_t id = self->v >> 32;
                 int64_t seq = (int64_t)(self->v & 0xffffffffu);
@@ -1017,7 +1051,7 @@ static void *sender_thread(void *p) {
 static void *receiver_thread(void *p) {
     thread_arg *a = p;
     weft_rt *rt = new_rt();
-    a->q = (qtask){.rx = a->rx};
+    a->q = (qtask){.rx = a->rx, .index = (int)a->id};
     a->rc = weft_block_on(rt, qtask_poll, &a->q);
     weft_rt_free(rt);
     return NULL;
@@ -1033,6 +1067,7 @@ static void broadcast_threads_stress(void) {
     for (int i = 0; i < STRESS_RECEIVERS; i++) {
         memset(&r[i], 0, sizeof r[i]);
         r[i].rx = i == 0 ? rx0 : weft_broadcast_subscribe(tx);
+        r[i].id = (uint64_t)i;
         CHECK(r[i].rx);
     }
     for (int i = 0; i < STRESS_RECEIVERS; i++)
