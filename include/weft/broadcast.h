@@ -44,9 +44,12 @@
  *
  * Waking: a receiver that waits keeps its waker registered in its handle
  * across waits (it is cloned again only when the task's waker changed) and
- * releases it on cancel or weft_broadcast_rx_drop.  A send wakes every
+ * releases it on cancel or weft_broadcast_rx_drop - so a receiver handle
+ * keeps a reference to the last task that waited on it (its memory, not
+ * its execution) until then, as mpsc's receiver does.  A send wakes every
  * waiting receiver; a weft task is woken by reference under the channel's
- * lock (it is only marked and queued), any other waker after the unlock.
+ * lock (it is only marked and queued), any other waker after the unlock,
+ * in batches.
  *
  * Ownership: weft_broadcast_new returns one sender and, optionally, the
  * first receiver.  weft_broadcast_tx_clone makes more senders (each is

@@ -642,6 +642,73 @@ static void broadcast_send_wakes_every_waiter_beyond_a_batch(void) {
     weft_broadcast_tx_drop(tx);
 }
 
+/*
+ * The batched wake lets go of the lock between batches.  Meanwhile (here:
+ * from inside the first woken waker) a waiter still queued for a later
+ * batch cancels, another is dropped, and a new receiver parks: the first
+ * two must not be woken, the new one must not be woken by this send (it
+ * waits for the next value), everybody else exactly once.
+ */
+enum { BW = 80 };
+static brx *bw_rx[BW];
+static cwaker bw_w[BW];
+static brx *bw_new;
+static cwaker bw_new_w;
+static int bw_hook_ran;
+
+static void bw_wake(weft_waker *w) {
+    atomic_fetch_add(&((cwaker *)w)->wakes, 1);
+    atomic_fetch_sub(&((cwaker *)w)->refs, 1);
+    if (w == &bw_w[0].base && !bw_hook_ran) {
+        bw_hook_ran = 1;
+        cancel_recv(bw_rx[50]);
+        weft_broadcast_rx_drop(bw_rx[60]);
+        bw_rx[60] = NULL;
+        bw_new = weft_broadcast_rx_resubscribe(bw_rx[1]);
+        uint64_t v;
+        int st;
+        (void)poll_recv(bw_new, &bw_new_w, &v, &st, NULL);
+    }
+}
+
+static const weft_waker_vtable bw_vtable = {cw_clone, bw_wake, cw_wake_by_ref, cw_drop};
+
+static void broadcast_waiters_leaving_during_a_batched_wake_are_skipped(void) {
+    btx *tx;
+    CHECK_EQ(weft_broadcast_new(&tx, NULL, 4, sizeof(uint64_t), NULL, NULL), 0);
+    uint64_t v;
+    int st;
+    cw_init(&bw_new_w);
+    for (int i = 0; i < BW; i++) {
+        cw_init(&bw_w[i]);
+        bw_w[i].base.vtable = &bw_vtable;
+        bw_rx[i] = weft_broadcast_subscribe(tx);
+        CHECK_EQ(poll_recv(bw_rx[i], &bw_w[i], &v, &st, NULL), WEFT_PENDING);
+    }
+    CHECK_EQ(send_u64(tx, 1), BW);
+    CHECK_EQ(bw_hook_ran, 1);
+    CHECK(bw_new != NULL);
+    CHECK_EQ(atomic_load(&bw_new_w.refs), 1); /* parked, not woken */
+    CHECK_EQ(atomic_load(&bw_new_w.wakes), 0);
+    for (int i = 0; i < BW; i++) {
+        CHECK_EQ(atomic_load(&bw_w[i].refs), 0);
+        CHECK_EQ(atomic_load(&bw_w[i].wakes), i == 50 || i == 60 ? 0 : 1);
+    }
+    CHECK_EQ(send_u64(tx, 2), BW);
+    CHECK_EQ(atomic_load(&bw_new_w.wakes), 1);
+    CHECK_EQ(poll_recv(bw_new, &bw_new_w, &v, &st, NULL), WEFT_READY);
+    CHECK_EQ(v, 2);
+    weft_broadcast_rx_drop(bw_new);
+    for (int i = 0; i < BW; i++) {
+        if (!bw_rx[i]) continue;
+        CHECK_EQ(weft_broadcast_try_recv(bw_rx[i], &v, NULL), 0);
+        CHECK_EQ(v, 1);
+        weft_broadcast_rx_drop(bw_rx[i]);
+    }
+    weft_broadcast_tx_drop(tx);
+    CHECK_EQ(atomic_load(&bw_new_w.refs), 0);
+}
+
 static void broadcast_repoll_with_new_waker_wakes_the_new_one(void) {
     btx *tx;
     brx *rx;
@@ -1142,6 +1209,7 @@ int main(int argc, char **argv) {
                          TEST(broadcast_waiting_task_is_woken_by_send),
                          TEST(broadcast_many_receiver_tasks_get_everything),
                          TEST(broadcast_send_wakes_every_waiter_beyond_a_batch),
+                         TEST(broadcast_waiters_leaving_during_a_batched_wake_are_skipped),
                          TEST(broadcast_repoll_with_new_waker_wakes_the_new_one),
                          TEST(broadcast_send_and_recv_do_not_allocate),
                          TEST(broadcast_cancelled_recv_leaves_no_waker_and_takes_nothing),
