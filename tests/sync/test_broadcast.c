@@ -1159,6 +1159,90 @@ static void broadcast_threads_stress(void) {
     }
 }
 
+/*
+ * Hooks across threads: senders hand reference-counted payloads to the
+ * channel (overwrites drop them on the sender's thread) while receivers on
+ * other threads clone them (under the lock) and release their copies
+ * (outside it).  Everything is freed exactly once at the end.
+ */
+#define HOOK_PER_SENDER 5000
+
+typedef struct hook_arg {
+    btx *tx;
+    brx *rx;
+    uint64_t id, received, missed;
+    int bad;
+} hook_arg;
+
+static void *hook_sender(void *p) {
+    hook_arg *a = p;
+    for (uint64_t i = 0; i < HOOK_PER_SENDER; i++) {
+        payload *q = payload_new(a->id << 32 | i);
+        if (weft_broadcast_send(a->tx, &q) < 1) {
+            a->bad++;
+            payload_release(q);
+        }
+        if (i % 16 == 15) sched_yield();
+    }
+    weft_broadcast_tx_drop(a->tx);
+    return NULL;
+}
+
+static void *hook_receiver(void *p) {
+    hook_arg *a = p;
+    int64_t last[2] = {-1, -1};
+    for (;;) {
+        payload *q;
+        uint64_t missed = 0;
+        int st = weft_broadcast_try_recv(a->rx, &q, &missed);
+        if (st == -EAGAIN) {
+            sched_yield();
+            continue;
+        }
+        if (st == -EOVERFLOW) {
+            a->missed += missed;
+            continue;
+        }
+        if (st == -EPIPE) break;
+        uint64_t id = q->v >> 32;
+        int64_t seq = (int64_t)(q->v & 0xffffffffu);
+        if (id > 1 || seq <= last[id]) a->bad++;
+        else last[id] = seq;
+        a->received++;
+        payload_release(q);
+    }
+    weft_broadcast_rx_drop(a->rx);
+    return NULL;
+}
+
+static void broadcast_hooks_balance_across_threads(void) {
+    btx *tx;
+    brx *rx0;
+    CHECK_EQ(weft_broadcast_new(&tx, &rx0, 5, sizeof(payload *), clone_hook, drop_hook), 0);
+    hook_arg s[2], r[2];
+    pthread_t ts[2], tr[2];
+    for (int i = 0; i < 2; i++) {
+        r[i] = (hook_arg){.rx = i == 0 ? rx0 : weft_broadcast_subscribe(tx)};
+        CHECK_EQ(pthread_create(&tr[i], NULL, hook_receiver, &r[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        s[i] = (hook_arg){.tx = weft_broadcast_tx_clone(tx), .id = (uint64_t)i};
+        CHECK_EQ(pthread_create(&ts[i], NULL, hook_sender, &s[i]), 0);
+    }
+    weft_broadcast_tx_drop(tx);
+    for (int i = 0; i < 2; i++) pthread_join(ts[i], NULL);
+    for (int i = 0; i < 2; i++) pthread_join(tr[i], NULL);
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(s[i].bad, 0);
+        CHECK_EQ(r[i].bad, 0);
+        CHECK_EQ(r[i].received + r[i].missed, 2 * HOOK_PER_SENDER);
+    }
+    /* the channel is gone: every payload was dropped by it exactly once */
+    CHECK_EQ(atomic_load(&drops), 2 * HOOK_PER_SENDER);
+    CHECK_EQ(atomic_load(&clones), (int)(r[0].received + r[1].received));
+    CHECK_EQ(atomic_load(&live_payloads), 0);
+}
+
 /* ---- bad arguments ------------------------------------------------------ */
 
 static void broadcast_rejects_bad_arguments(void) {
@@ -1217,6 +1301,7 @@ int main(int argc, char **argv) {
                          TEST(broadcast_send_racing_with_abort_loses_and_doubles_nothing),
                          TEST(broadcast_send_racing_with_cancel_by_hand),
                          TEST(broadcast_threads_stress),
+                         TEST(broadcast_hooks_balance_across_threads),
                          TEST(broadcast_rejects_bad_arguments),
                          {0},
                      });
