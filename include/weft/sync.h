@@ -5,6 +5,7 @@
  *
  *   oneshot.h  one value, one sender, one receiver
  *   mpsc.h     bounded multi-producer single-consumer queue
+ *   broadcast.h  every receiver sees every value (or learns it lagged)
  *   notify.h   wake one waiter (or store a permit), or all waiters
  *   semaphore.h  fair async semaphore (acquire_many, close, forget)
  *   mutex.h    async Mutex and fair RwLock (guards held across awaits)
@@ -14,6 +15,7 @@
 #ifndef WEFT_SYNC_H
 #define WEFT_SYNC_H
 
+#include "broadcast.h"
 #include "mpsc.h"
 #include "mutex.h"
 #include "notify.h"
