@@ -24,6 +24,30 @@ static void cancel_op(tok *t, weft_cancelled_op *op) {
     (void)weft_cancel_token_cancelled(t, NULL, op);
 }
 
+/* A counting waker whose wake also runs a hook: it runs after the lock is
+ * released and before the next batch, so the hook meets waiters that are
+ * still in the releasing call's list. */
+typedef struct hook_waker {
+    cwaker cw;
+    void (*hook)(void *arg);
+    void *arg;
+} hook_waker;
+
+static void hw_wake(weft_waker *w) {
+    hook_waker *h = (hook_waker *)w;
+    cw_wake(w);
+    if (h->hook) h->hook(h->arg);
+}
+
+static const weft_waker_vtable hw_vtable = {cw_clone, hw_wake, cw_wake_by_ref, cw_drop};
+
+static void hw_init(hook_waker *h, void (*hook)(void *), void *arg) {
+    cw_init(&h->cw);
+    h->cw.base.vtable = &hw_vtable;
+    h->hook = hook;
+    h->arg = arg;
+}
+
 /* ---- frames ------------------------------------------------------------- */
 
 /* Waits for its token once; records that it parked and that it finished. */
@@ -186,6 +210,53 @@ static void cancel_wakes_more_waiters_than_a_batch(void) {
     }
     for (int i = 0; i < 3; i++) weft_cancel_token_drop(kids[i]);
     weft_cancel_token_drop(root);
+}
+
+/*
+ * While cancel wakes its first batch, op 35 (still in cancel's list) is
+ * dropped and op 36 re-polled: 35 leaves no waker, 36 completes, and
+ * neither is woken by the later batch.
+ */
+#define BIG 40
+static struct {
+    tok *t;
+    cwaker w[BIG];
+    weft_cancelled_op op[BIG];
+    int repoll_rc, fired;
+} big;
+
+static void big_hook(void *arg) {
+    (void)arg;
+    if (big.fired++) return;
+    cancel_op(big.t, &big.op[35]);
+    big.repoll_rc = poll_op(big.t, &big.w[36], &big.op[36]);
+}
+
+static void cancel_waiters_leaving_between_wake_batches(void) {
+    big.t = weft_cancel_token_new();
+    hook_waker first;
+    hw_init(&first, big_hook, NULL);
+    weft_cancelled_op op0 = {0};
+    weft_cx cx = weft_cx_manual(&first.cw.base);
+    CHECK_EQ(weft_cancel_token_cancelled(big.t, &cx, &op0), WEFT_PENDING);
+    for (int i = 0; i < BIG; i++) {
+        cw_init(&big.w[i]);
+        CHECK_EQ(poll_op(big.t, &big.w[i], &big.op[i]), WEFT_PENDING);
+    }
+    weft_cancel_token_cancel(big.t);
+    CHECK_EQ(big.fired, 1);
+    CHECK_EQ(big.repoll_rc, WEFT_READY);
+    CHECK_EQ(atomic_load(&big.w[35].wakes), 0);
+    CHECK_EQ(atomic_load(&big.w[36].wakes), 0);
+    for (int i = 0; i < BIG; i++) {
+        if (i == 35 || i == 36) continue;
+        CHECK_EQ(atomic_load(&big.w[i].wakes), 1);
+        CHECK_EQ(poll_op(big.t, &big.w[i], &big.op[i]), WEFT_READY);
+    }
+    for (int i = 0; i < BIG; i++) CHECK_EQ(atomic_load(&big.w[i].refs), 0);
+    CHECK_EQ(atomic_load(&first.cw.refs), 0);
+    CHECK_EQ(weft_cancel_token_cancelled(big.t, &cx, &op0), WEFT_READY);
+    weft_cancel_token_drop(big.t);
 }
 
 /* ---- trees -------------------------------------------------------------- */
@@ -763,6 +834,7 @@ int main(int argc, char **argv) {
                          TEST(cancel_repolled_waiter_with_new_waker_wakes_the_new_one),
                          TEST(cancel_cancelled_wait_leaves_no_waker),
                          TEST(cancel_wakes_more_waiters_than_a_batch),
+                         TEST(cancel_waiters_leaving_between_wake_batches),
                          TEST(cancel_parent_cancels_children_and_grandchildren),
                          TEST(cancel_child_does_not_cancel_parent_or_siblings),
                          TEST(cancel_child_of_cancelled_parent_is_born_cancelled),
