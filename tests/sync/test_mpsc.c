@@ -1,22 +1,13 @@
 /*
- * tests/sync/test_mpsc.c - the bounded mpsc channel.
+ * tests/sync/test_mpsc.c - the bounded mpsc channel, and its permits
+ * (reserve / permit_send / permit_release).
  */
 #include <weft.h>
 
+#include "sync_util.h"
 #include "test.h"
 
 #include <pthread.h>
-
-static weft_rt *new_rt(void) {
-    weft_rt *rt = NULL;
-    return weft_rt_new(&rt, NULL) == 0 ? rt : NULL;
-}
-
-static uint64_t held(weft_rt *rt) {
-    weft_rt_stats st;
-    weft_rt_stats_get(rt, &st);
-    return st.tasks_held;
-}
 
 /* Sends [from, to) and records the status of the last send. */
 typedef struct sender {
@@ -25,18 +16,27 @@ typedef struct sender {
     int from, to, v;
     weft_mpsc_send_op op;
     int status, sent;
-    int drop_tx; /* release tx when done */
+    int drop_tx;     /* release tx when done */
+    int use_reserve; /* reserve a slot, then send through the permit */
 } sender;
 
 static weft_poll sender_poll(void *arg, weft_cx *cx) {
     sender *self = arg;
     weft_async (self) {
         for (self->v = self->from; self->v < self->to; self->v++) {
-            weft_await(weft_mpsc_send(self->tx, cx, &self->op, &self->v, &self->status));
+            if (self->use_reserve) {
+                weft_await(weft_mpsc_reserve(self->tx, cx, &self->op, &self->status));
+                if (self->status) break;
+                if (self->v & 1) weft_yield(); /* hold the permit across a suspension */
+                self->status = weft_mpsc_permit_send(self->tx, &self->op, &self->v);
+            } else {
+                weft_await(weft_mpsc_send(self->tx, cx, &self->op, &self->v, &self->status));
+            }
             if (self->status) break;
             self->sent++;
         }
     weft_finally:
+        weft_mpsc_permit_release(self->tx, &self->op);
         if (self->drop_tx) weft_mpsc_tx_drop(self->tx);
     }
     return WEFT_READY;
@@ -442,6 +442,509 @@ static void mpsc_cancelled_granted_send_passes_its_slot_on(void) {
     weft_rt_free(rt);
 }
 
+/* ---- permits: reserve, try_reserve, permit_send, permit_release ------- */
+
+/* Poll a reserve by hand once; returns the poll result, *st the status. */
+static weft_poll reserve_once(weft_mpsc_tx *tx, weft_mpsc_send_op *op, cwaker *w, int *st) {
+    weft_cx cx = weft_cx_manual(&w->base);
+    return weft_mpsc_reserve(tx, &cx, op, st);
+}
+
+static weft_poll send_once(weft_mpsc_tx *tx, weft_mpsc_send_op *op, cwaker *w, const int *v,
+                           int *st) {
+    weft_cx cx = weft_cx_manual(&w->base);
+    return weft_mpsc_send(tx, &cx, op, v, st);
+}
+
+static void mpsc_reserve_then_permit_send_delivers(void) {
+    weft_mpsc_tx *tx;
+    weft_mpsc_rx *rx;
+    CHECK_EQ(weft_mpsc_new(&tx, &rx, 2, sizeof(int), NULL), 0);
+    cwaker w;
+    cw_init(&w);
+    weft_mpsc_send_op op = {0};
+    int st = 1, v = 41, out = 0;
+    CHECK_EQ(weft_mpsc_capacity(tx), 2);
+    CHECK_EQ(reserve_once(tx, &op, &w, &st), WEFT_READY);
+    CHECK_EQ(st, 0);
+    CHECK_EQ(weft_mpsc_capacity(tx), 1);
+    CHECK_EQ(weft_mpsc_len(rx), 0);
+    /* reserving again with an op that holds a permit keeps that one */
+    CHECK_EQ(reserve_once(tx, &op, &w, &st), WEFT_READY);
+    CHECK_EQ(st, 0);
+    CHECK_EQ(weft_mpsc_try_reserve(tx, &op), 0);
+    CHECK_EQ(weft_mpsc_capacity(tx), 1);
+    CHECK_EQ(weft_mpsc_try_recv(rx, &out), -EAGAIN);
+    CHECK_EQ(weft_mpsc_permit_send(tx, &op, &v), 0);
+    CHECK_EQ(weft_mpsc_capacity(tx), 1); /* the slot now holds the value */
+    CHECK_EQ(weft_mpsc_try_recv(rx, &out), 0);
+    CHECK_EQ(out, 41);
+    CHECK_EQ(weft_mpsc_capacity(tx), 2);
+    /* the op holds nothing now */
+    CHECK_EQ(weft_mpsc_permit_send(tx, &op, &v), -EINVAL);
+    weft_mpsc_permit_release(tx, &op); /* no-op */
+    weft_mpsc_permit_release(NULL, &op);
+    weft_mpsc_permit_release(tx, NULL);
+    CHECK_EQ(weft_mpsc_permit_send(tx, NULL, &v), -EINVAL);
+    CHECK_EQ(weft_mpsc_try_reserve(tx, NULL), -EINVAL);
+    CHECK_EQ(weft_mpsc_capacity(tx), 2);
+    /* try_reserve + permit_send, and the op is reusable */
+    v = 42;
+    CHECK_EQ(weft_mpsc_try_reserve(tx, &op), 0);
+    CHECK_EQ(weft_mpsc_permit_send(tx, &op, &v), 0);
+    /* weft_mpsc_send with an op that holds a permit sends through it */
+    CHECK_EQ(weft_mpsc_try_reserve(tx, &op), 0);
+    CHECK_EQ(weft_mpsc_capacity(tx), 0);
+    v = 43;
+    CHECK_EQ(send_once(tx, &op, &w, &v, &st), WEFT_READY);
+    CHECK_EQ(st, 0);
+    CHECK_EQ(weft_mpsc_try_recv(rx, &out), 0);
+    CHECK_EQ(out, 42);
+    CHECK_EQ(weft_mpsc_try_recv(rx, &out), 0);
+    CHECK_EQ(out, 43);
+    CHECK_EQ(weft_mpsc_capacity(tx), 2);
+    CHECK_EQ(atomic_load(&w.refs), 0);
+    CHECK_EQ(atomic_load(&w.wakes), 0);
+    weft_mpsc_tx_drop(tx);
+    weft_mpsc_rx_drop(rx);
+}
+
+static void mpsc_reserved_slot_counts_against_capacity(void) {
+    weft_mpsc_tx *tx;
+    weft_mpsc_rx *rx;
+    CHECK_EQ(weft_mpsc_new(&tx, &rx, 1, sizeof(int), NULL), 0);
+    weft_mpsc_send_op a = {0}, b = {0};
+    int v = 1, out = 0, st = 1;
+    CHECK_EQ(weft_mpsc_try_reserve(tx, &a), 0);
+    CHECK_EQ(weft_mpsc_capacity(tx), 0);
+    CHECK_EQ(weft_mpsc_try_send(tx, &v), -EAGAIN);
+    CHECK_EQ(weft_mpsc_try_reserve(tx, &b), -EAGAIN);
+    /* a send waits for it */
+    cwaker w;
+    cw_init(&w);
+    CHECK_EQ(send_once(tx, &b, &w, &v, &st), WEFT_PENDING);
+    CHECK_EQ(weft_mpsc_try_reserve(tx, &b), -EINVAL); /* b is waiting */
+    CHECK_EQ(weft_mpsc_permit_send(tx, &b, &v), -EINVAL);
+    weft_mpsc_permit_release(tx, &b); /* no-op: b holds nothing yet */
+    CHECK_EQ(atomic_load(&w.refs), 1);
+    weft_mpsc_permit_release(tx, &a);
+    CHECK_EQ(atomic_load(&w.wakes), 1); /* the slot went to the waiting send */
+    CHECK_EQ(weft_mpsc_capacity(tx), 0);
+    CHECK_EQ(weft_mpsc_try_send(tx, &v), -EAGAIN);
+    v = 7;
+    CHECK_EQ(send_once(tx, &b, &w, &v, &st), WEFT_READY);
+    CHECK_EQ(st, 0);
+    CHECK_EQ(weft_mpsc_try_recv(rx, &out), 0);
+    CHECK_EQ(out, 7);
+    CHECK_EQ(weft_mpsc_capacity(tx), 1);
+    CHECK_EQ(atomic_load(&w.refs), 0);
+    weft_mpsc_tx_drop(tx);
+    weft_mpsc_rx_drop(rx);
+}
+
+/* Released slots go to waiting reserves and sends in the order they came. */
+static void mpsc_permit_release_hands_the_slot_on_in_fifo_order(void) {
+    weft_mpsc_tx *tx;
+    weft_mpsc_rx *rx;
+    CHECK_EQ(weft_mpsc_new(&tx, &rx, 1, sizeof(int), NULL), 0);
+    weft_mpsc_send_op first = {0}, a = {0}, b = {0}, c = {0};
+    cwaker wa, wb, wc;
+    cw_init(&wa);
+    cw_init(&wb);
+    cw_init(&wc);
+    int st = 1, vb = 20, vc = 30, out = 0;
+    CHECK_EQ(weft_mpsc_try_reserve(tx, &first), 0);
+    CHECK_EQ(reserve_once(tx, &a, &wa, &st), WEFT_PENDING);
+    CHECK_EQ(send_once(tx, &b, &wb, &vb, &st), WEFT_PENDING);
+    CHECK_EQ(reserve_once(tx, &c, &wc, &st), WEFT_PENDING);
+    /* a spurious poll of a waiting reserve stays pending and queued */
+    CHECK_EQ(reserve_once(tx, &a, &wa, &st), WEFT_PENDING);
+    weft_mpsc_permit_release(tx, &first);
+    CHECK_EQ(atomic_load(&wa.wakes), 1);
+    CHECK_EQ(atomic_load(&wb.wakes), 0);
+    CHECK_EQ(atomic_load(&wc.wakes), 0);
+    st = 1;
+    CHECK_EQ(reserve_once(tx, &a, &wa, &st), WEFT_READY);
+    CHECK_EQ(st, 0);
+    weft_mpsc_permit_release(tx, &a);
+    CHECK_EQ(atomic_load(&wb.wakes), 1);
+    CHECK_EQ(atomic_load(&wc.wakes), 0);
+    st = 1;
+    CHECK_EQ(send_once(tx, &b, &wb, &vb, &st), WEFT_READY);
+    CHECK_EQ(st, 0);
+    CHECK_EQ(atomic_load(&wc.wakes), 0);
+    CHECK_EQ(weft_mpsc_try_recv(rx, &out), 0); /* frees the slot: c gets it */
+    CHECK_EQ(out, 20);
+    CHECK_EQ(atomic_load(&wc.wakes), 1);
+    st = 1;
+    CHECK_EQ(reserve_once(tx, &c, &wc, &st), WEFT_READY);
+    CHECK_EQ(st, 0);
+    CHECK_EQ(weft_mpsc_permit_send(tx, &c, &vc), 0);
+    CHECK_EQ(weft_mpsc_try_recv(rx, &out), 0);
+    CHECK_EQ(out, 30);
+    CHECK_EQ(weft_mpsc_capacity(tx), 1);
+    CHECK_EQ(atomic_load(&wa.refs) + atomic_load(&wb.refs) + atomic_load(&wc.refs), 0);
+    CHECK_EQ(atomic_load(&wa.wakes) + atomic_load(&wb.wakes) + atomic_load(&wc.wakes), 3);
+    weft_mpsc_tx_drop(tx);
+    weft_mpsc_rx_drop(rx);
+}
+
+static void mpsc_cancelled_waiting_reserve_leaves_nothing(void) {
+    weft_mpsc_tx *tx;
+    weft_mpsc_rx *rx;
+    CHECK_EQ(weft_mpsc_new(&tx, &rx, 1, sizeof(int), NULL), 0);
+    int v = 1, out = 0, st = 1;
+    CHECK_EQ(weft_mpsc_try_send(tx, &v), 0);
+    weft_mpsc_send_op a = {0};
+    cwaker w;
+    cw_init(&w);
+    CHECK_EQ(reserve_once(tx, &a, &w, &st), WEFT_PENDING);
+    CHECK_EQ(atomic_load(&w.refs), 1);
+    CHECK_EQ(weft_mpsc_reserve(tx, NULL, &a, &st), WEFT_READY);
+    CHECK_EQ(atomic_load(&w.refs), 0);
+    CHECK_EQ(weft_mpsc_try_recv(rx, &out), 0);
+    CHECK_EQ(atomic_load(&w.wakes), 0); /* nobody was granted the slot */
+    CHECK_EQ(weft_mpsc_capacity(tx), 1);
+    CHECK_EQ(weft_mpsc_try_send(tx, &v), 0); /* no ghost waiter ahead */
+    /* the op is reusable; cancelling an idle op is a no-op */
+    CHECK_EQ(weft_mpsc_reserve(tx, NULL, &a, &st), WEFT_READY);
+    CHECK_EQ(weft_mpsc_try_recv(rx, &out), 0);
+    CHECK_EQ(weft_mpsc_try_reserve(tx, &a), 0);
+    /* cancelling an op that holds a permit releases it */
+    CHECK_EQ(weft_mpsc_reserve(tx, NULL, &a, &st), WEFT_READY);
+    CHECK_EQ(weft_mpsc_capacity(tx), 1);
+    weft_mpsc_tx_drop(tx);
+    weft_mpsc_rx_drop(rx);
+}
+
+/* Granted a slot, then cancelled before it was polled again: passed on. */
+static void mpsc_cancelled_granted_reserve_passes_its_slot_on(void) {
+    weft_mpsc_tx *tx;
+    weft_mpsc_rx *rx;
+    CHECK_EQ(weft_mpsc_new(&tx, &rx, 1, sizeof(int), NULL), 0);
+    int v = 1, out = 0, st = 1;
+    CHECK_EQ(weft_mpsc_try_send(tx, &v), 0);
+    weft_mpsc_send_op a = {0}, b = {0};
+    cwaker wa, wb;
+    cw_init(&wa);
+    cw_init(&wb);
+    CHECK_EQ(reserve_once(tx, &a, &wa, &st), WEFT_PENDING);
+    CHECK_EQ(reserve_once(tx, &b, &wb, &st), WEFT_PENDING);
+    CHECK_EQ(weft_mpsc_try_recv(rx, &out), 0); /* grants a */
+    CHECK_EQ(atomic_load(&wa.wakes), 1);
+    CHECK_EQ(atomic_load(&wb.wakes), 0);
+    CHECK_EQ(weft_mpsc_reserve(tx, NULL, &a, &st), WEFT_READY); /* cancel a */
+    CHECK_EQ(atomic_load(&wb.wakes), 1);
+    CHECK_EQ(atomic_load(&wa.refs), 0);
+    CHECK_EQ(weft_mpsc_capacity(tx), 0);
+    st = 1;
+    CHECK_EQ(reserve_once(tx, &b, &wb, &st), WEFT_READY);
+    CHECK_EQ(st, 0);
+    /* and with no one waiting, a cancelled granted reserve frees the slot */
+    CHECK_EQ(reserve_once(tx, &a, &wa, &st), WEFT_PENDING);
+    weft_mpsc_permit_release(tx, &b); /* grants a */
+    CHECK_EQ(atomic_load(&wa.wakes), 2);
+    CHECK_EQ(weft_mpsc_reserve(tx, NULL, &a, &st), WEFT_READY);
+    CHECK_EQ(weft_mpsc_capacity(tx), 1);
+    CHECK_EQ(atomic_load(&wa.refs) + atomic_load(&wb.refs), 0);
+    weft_mpsc_tx_drop(tx);
+    weft_mpsc_rx_drop(rx);
+}
+
+static void mpsc_reserve_on_closed_or_dropped_receiver_fails(void) {
+    weft_mpsc_tx *tx;
+    weft_mpsc_rx *rx;
+    cwaker w;
+    cw_init(&w);
+    weft_mpsc_send_op a = {0}, b = {0};
+    int st = 0, v = 1;
+    /* closed while a reserve waits: it is woken and fails */
+    CHECK_EQ(weft_mpsc_new(&tx, &rx, 1, sizeof(int), NULL), 0);
+    CHECK_EQ(weft_mpsc_try_send(tx, &v), 0);
+    CHECK_EQ(reserve_once(tx, &a, &w, &st), WEFT_PENDING);
+    weft_mpsc_rx_close(rx);
+    CHECK_EQ(atomic_load(&w.wakes), 1);
+    CHECK_EQ(atomic_load(&w.refs), 0);
+    CHECK_EQ(reserve_once(tx, &a, &w, &st), WEFT_READY);
+    CHECK_EQ(st, -EPIPE);
+    CHECK_EQ(reserve_once(tx, &b, &w, &st), WEFT_READY);
+    CHECK_EQ(st, -EPIPE);
+    CHECK_EQ(weft_mpsc_try_reserve(tx, &b), -EPIPE);
+    CHECK_EQ(weft_mpsc_permit_send(tx, &b, &v), -EINVAL);
+    weft_mpsc_tx_drop(tx);
+    weft_mpsc_rx_drop(rx);
+    /* dropped */
+    CHECK_EQ(weft_mpsc_new(&tx, &rx, 1, sizeof(int), NULL), 0);
+    weft_mpsc_rx_drop(rx);
+    st = 0;
+    CHECK_EQ(reserve_once(tx, &a, &w, &st), WEFT_READY);
+    CHECK_EQ(st, -EPIPE);
+    CHECK_EQ(weft_mpsc_try_reserve(tx, &a), -EPIPE);
+    CHECK_EQ(atomic_load(&w.refs), 0);
+    weft_mpsc_tx_drop(tx);
+}
+
+/* A slot granted to a waiting reserve before the receiver was dropped. */
+static void mpsc_granted_reserve_after_rx_drop_fails(void) {
+    weft_mpsc_tx *tx;
+    weft_mpsc_rx *rx;
+    CHECK_EQ(weft_mpsc_new(&tx, &rx, 1, sizeof(int), NULL), 0);
+    cwaker w;
+    cw_init(&w);
+    weft_mpsc_send_op a = {0};
+    int st = 0, v = 1, out;
+    CHECK_EQ(weft_mpsc_try_send(tx, &v), 0);
+    CHECK_EQ(reserve_once(tx, &a, &w, &st), WEFT_PENDING);
+    CHECK_EQ(weft_mpsc_try_recv(rx, &out), 0); /* grants a */
+    weft_mpsc_rx_drop(rx);
+    CHECK_EQ(reserve_once(tx, &a, &w, &st), WEFT_READY);
+    CHECK_EQ(st, -EPIPE);
+    CHECK_EQ(weft_mpsc_permit_send(tx, &a, &v), -EINVAL);
+    CHECK_EQ(atomic_load(&w.refs), 0);
+    weft_mpsc_tx_drop(tx);
+}
+
+static void mpsc_permit_send_after_rx_close_delivers(void) {
+    weft_mpsc_tx *tx;
+    weft_mpsc_rx *rx;
+    CHECK_EQ(weft_mpsc_new(&tx, &rx, 2, sizeof(int), NULL), 0);
+    weft_mpsc_send_op a = {0};
+    int v = 5, out = 0, st = 1;
+    CHECK_EQ(weft_mpsc_try_reserve(tx, &a), 0);
+    weft_mpsc_rx_close(rx);
+    CHECK(weft_mpsc_tx_is_closed(tx));
+    CHECK_EQ(weft_mpsc_try_send(tx, &v), -EPIPE);
+    /* not closed for the receiver while a permit may still send */
+    CHECK_EQ(weft_mpsc_try_recv(rx, &out), -EAGAIN);
+    cwaker rw;
+    cw_init(&rw);
+    weft_cx rcx = weft_cx_manual(&rw.base);
+    CHECK_EQ(weft_mpsc_recv(rx, &rcx, &out, &st), WEFT_PENDING);
+    CHECK_EQ(weft_mpsc_permit_send(tx, &a, &v), 0);
+    CHECK_EQ(atomic_load(&rw.wakes), 1);
+    CHECK_EQ(weft_mpsc_recv(rx, &rcx, &out, &st), WEFT_READY);
+    CHECK_EQ(st, 0);
+    CHECK_EQ(out, 5);
+    CHECK_EQ(weft_mpsc_try_recv(rx, &out), -EPIPE);
+    CHECK_EQ(weft_mpsc_recv(rx, NULL, &out, &st), WEFT_READY);
+    CHECK_EQ(atomic_load(&rw.refs), 0);
+    weft_mpsc_tx_drop(tx);
+    weft_mpsc_rx_drop(rx);
+}
+
+/* A receiver waiting only for a permit learns the channel closed on release. */
+static void mpsc_permit_release_after_rx_close_wakes_receiver(void) {
+    weft_mpsc_tx *tx;
+    weft_mpsc_rx *rx;
+    CHECK_EQ(weft_mpsc_new(&tx, &rx, 1, sizeof(int), NULL), 0);
+    weft_mpsc_send_op a = {0};
+    int out = 0, st = 1;
+    cwaker rw;
+    cw_init(&rw);
+    weft_cx rcx = weft_cx_manual(&rw.base);
+    CHECK_EQ(weft_mpsc_try_reserve(tx, &a), 0);
+    weft_mpsc_rx_close(rx);
+    CHECK_EQ(weft_mpsc_recv(rx, &rcx, &out, &st), WEFT_PENDING);
+    weft_mpsc_permit_release(tx, &a);
+    CHECK_EQ(atomic_load(&rw.wakes), 1);
+    CHECK_EQ(weft_mpsc_recv(rx, &rcx, &out, &st), WEFT_READY);
+    CHECK_EQ(st, -EPIPE);
+    CHECK_EQ(atomic_load(&rw.refs), 0);
+    weft_mpsc_tx_drop(tx);
+    weft_mpsc_rx_drop(rx);
+}
+
+/* Same for a send that was granted a slot and then cancelled after close. */
+static void mpsc_cancelled_granted_send_after_rx_close_wakes_receiver(void) {
+    weft_mpsc_tx *tx;
+    weft_mpsc_rx *rx;
+    CHECK_EQ(weft_mpsc_new(&tx, &rx, 1, sizeof(int), NULL), 0);
+    weft_mpsc_send_op a = {0};
+    int v = 1, out = 0, st = 1;
+    cwaker rw, sw;
+    cw_init(&rw);
+    cw_init(&sw);
+    weft_cx rcx = weft_cx_manual(&rw.base);
+    CHECK_EQ(weft_mpsc_try_send(tx, &v), 0);
+    CHECK_EQ(send_once(tx, &a, &sw, &v, &st), WEFT_PENDING);
+    CHECK_EQ(weft_mpsc_try_recv(rx, &out), 0); /* grants a */
+    weft_mpsc_rx_close(rx);
+    CHECK_EQ(weft_mpsc_recv(rx, &rcx, &out, &st), WEFT_PENDING); /* a may still send */
+    CHECK_EQ(weft_mpsc_send(tx, NULL, &a, &v, &st), WEFT_READY);  /* it is cancelled */
+    CHECK_EQ(atomic_load(&rw.wakes), 1);
+    CHECK_EQ(weft_mpsc_recv(rx, &rcx, &out, &st), WEFT_READY);
+    CHECK_EQ(st, -EPIPE);
+    CHECK_EQ(atomic_load(&rw.refs) + atomic_load(&sw.refs), 0);
+    weft_mpsc_tx_drop(tx);
+    weft_mpsc_rx_drop(rx);
+}
+
+static void mpsc_permit_send_after_rx_drop_fails_and_keeps_value(void) {
+    weft_mpsc_tx *tx;
+    weft_mpsc_rx *rx;
+    CHECK_EQ(weft_mpsc_new(&tx, &rx, 2, sizeof(void *), count_drop), 0);
+    drops = 0;
+    weft_mpsc_send_op a = {0};
+    void *p = malloc(16);
+    CHECK_EQ(weft_mpsc_try_reserve(tx, &a), 0);
+    weft_mpsc_rx_drop(rx);
+    CHECK_EQ(weft_mpsc_permit_send(tx, &a, &p), -EPIPE);
+    CHECK_EQ(drops, 0);
+    free(p); /* still ours: ASan/valgrind would report a double free otherwise */
+    CHECK_EQ(weft_mpsc_permit_send(tx, &a, &p), -EINVAL); /* the slot is released */
+    weft_mpsc_permit_release(tx, &a);
+    weft_mpsc_tx_drop(tx);
+}
+
+/*
+ * The receiver does not see the channel closed while a permit is held, even
+ * when the permit's sender is the last one; the value sent through it comes
+ * before -EPIPE.
+ */
+static void mpsc_receiver_gets_permit_value_before_close(void) {
+    weft_mpsc_tx *tx, *tx2;
+    weft_mpsc_rx *rx;
+    CHECK_EQ(weft_mpsc_new(&tx, &rx, 1, sizeof(int), NULL), 0);
+    tx2 = weft_mpsc_tx_clone(tx);
+    weft_mpsc_send_op a = {0};
+    int v = 9, out = 0, st = 1;
+    cwaker rw;
+    cw_init(&rw);
+    weft_cx rcx = weft_cx_manual(&rw.base);
+    CHECK_EQ(weft_mpsc_try_reserve(tx2, &a), 0);
+    weft_mpsc_tx_drop(tx);
+    CHECK_EQ(weft_mpsc_recv(rx, &rcx, &out, &st), WEFT_PENDING);
+    CHECK_EQ(weft_mpsc_permit_send(tx2, &a, &v), 0);
+    weft_mpsc_tx_drop(tx2);
+    CHECK(atomic_load(&rw.wakes) >= 1);
+    CHECK_EQ(weft_mpsc_recv(rx, &rcx, &out, &st), WEFT_READY);
+    CHECK_EQ(st, 0);
+    CHECK_EQ(out, 9);
+    CHECK_EQ(weft_mpsc_recv(rx, &rcx, &out, &st), WEFT_READY);
+    CHECK_EQ(st, -EPIPE);
+    CHECK_EQ(atomic_load(&rw.refs), 0);
+    weft_mpsc_rx_drop(rx);
+}
+
+/* A task holding a permit is aborted: its weft_finally gives the slot back. */
+typedef struct holder {
+    weft_frame fr;
+    weft_mpsc_tx *tx;
+    weft_mpsc_rx *never; /* parks here forever while holding the permit */
+    weft_mpsc_send_op op;
+    int st, v;
+} holder;
+
+static weft_poll holder_poll(void *arg, weft_cx *cx) {
+    holder *self = arg;
+    weft_async (self) {
+        weft_await(weft_mpsc_reserve(self->tx, cx, &self->op, &self->st));
+        if (self->st) weft_return;
+        weft_await(weft_mpsc_recv(self->never, cx, &self->v, &self->st));
+        weft_mpsc_permit_send(self->tx, &self->op, &self->v);
+    weft_finally:
+        weft_mpsc_permit_release(self->tx, &self->op);
+    }
+    return WEFT_READY;
+}
+
+static void mpsc_aborted_task_releases_its_permit_in_finally(void) {
+    weft_rt *rt = new_rt();
+    weft_mpsc_tx *tx, *ntx;
+    weft_mpsc_rx *rx, *nrx;
+    CHECK_EQ(weft_mpsc_new(&tx, &rx, 1, sizeof(int), NULL), 0);
+    CHECK_EQ(weft_mpsc_new(&ntx, &nrx, 1, sizeof(int), NULL), 0);
+    holder *h = weft_task_new(rt, holder, holder_poll);
+    h->tx = tx;
+    h->never = nrx;
+    parked_test t = {.h = weft_task_spawn(h)};
+    CHECK_EQ(weft_block_on(rt, abort_after_park_poll, &t), 0);
+    CHECK_EQ(t.status, -ECANCELED);
+    CHECK_EQ(held(rt), 0);
+    CHECK_EQ(weft_mpsc_capacity(tx), 1);
+    int v = 3;
+    CHECK_EQ(weft_mpsc_try_send(tx, &v), 0);
+    /* and a frame dropped before it ran releases nothing and does not crash */
+    holder fresh = {0};
+    CHECK_EQ(holder_poll(&fresh, NULL), WEFT_READY);
+    weft_mpsc_tx_drop(tx);
+    weft_mpsc_rx_drop(rx);
+    weft_mpsc_tx_drop(ntx);
+    weft_mpsc_rx_drop(nrx);
+    weft_rt_free(rt);
+}
+
+/*
+ * Race: a recv on one thread frees the only slot (granting it to the oldest
+ * waiting reserve, a) while another thread cancels a.  Whichever wins, the
+ * slot ends up with b, woken exactly once; a's waker is released; nothing
+ * is lost: afterwards the capacity is whole.
+ */
+typedef struct race_arg {
+    weft_mpsc_tx *tx;
+    weft_mpsc_rx *rx;
+    weft_mpsc_send_op *op;
+    unsigned delay;
+    int r;
+} race_arg;
+
+static void *race_recv(void *p) {
+    race_arg *a = p;
+    int out;
+    spin(a->delay);
+    a->r = weft_mpsc_try_recv(a->rx, &out);
+    return NULL;
+}
+
+static void *race_cancel(void *p) {
+    race_arg *a = p;
+    int st;
+    spin(a->delay);
+    weft_mpsc_reserve(a->tx, NULL, a->op, &st);
+    return NULL;
+}
+
+static void mpsc_grant_vs_cancel_race_loses_no_slot(void) {
+    weft_mpsc_tx *tx;
+    weft_mpsc_rx *rx;
+    CHECK_EQ(weft_mpsc_new(&tx, &rx, 1, sizeof(int), NULL), 0);
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    int a_woken = 0;
+    for (int it = 0; it < 400; it++) {
+        int v = it, st = 1;
+        weft_mpsc_send_op a = {0}, b = {0};
+        cwaker wa, wb;
+        cw_init(&wa);
+        cw_init(&wb);
+        CHECK_EQ(weft_mpsc_try_send(tx, &v), 0);
+        CHECK_EQ(reserve_once(tx, &a, &wa, &st), WEFT_PENDING);
+        CHECK_EQ(reserve_once(tx, &b, &wb, &st), WEFT_PENDING);
+        race_arg ra = {.tx = tx, .rx = rx, .delay = (unsigned)(test_rand(&seed) % 2000)};
+        race_arg ca = {.tx = tx, .rx = rx, .op = &a, .delay = (unsigned)(test_rand(&seed) % 2000)};
+        pthread_t t1, t2;
+        pthread_create(&t1, NULL, race_recv, &ra);
+        pthread_create(&t2, NULL, race_cancel, &ca);
+        pthread_join(t1, NULL);
+        pthread_join(t2, NULL);
+        CHECK_EQ(ra.r, 0);
+        a_woken += atomic_load(&wa.wakes);
+        CHECK(atomic_load(&wa.wakes) <= 1);
+        CHECK_EQ(atomic_load(&wa.refs), 0);
+        CHECK_EQ(atomic_load(&wb.wakes), 1); /* b got the slot, once */
+        CHECK_EQ(weft_mpsc_capacity(tx), 0);
+        st = 1;
+        CHECK_EQ(reserve_once(tx, &b, &wb, &st), WEFT_READY);
+        CHECK_EQ(st, 0);
+        CHECK_EQ(atomic_load(&wb.refs), 0);
+        weft_mpsc_permit_release(tx, &b);
+        CHECK_EQ(weft_mpsc_capacity(tx), 1);
+        CHECK_EQ(weft_mpsc_len(rx), 0);
+    }
+    (void)a_woken; /* how often the grant came first: up to the scheduler */
+    weft_mpsc_tx_drop(tx);
+    weft_mpsc_rx_drop(rx);
+}
+
 /* ---- threads ------------------------------------------------------------ */
 
 #define THREADS 3
@@ -449,7 +952,7 @@ static void mpsc_cancelled_granted_send_passes_its_slot_on(void) {
 
 typedef struct thread_arg {
     weft_mpsc_tx *tx;
-    int id;
+    int id, use_reserve;
     int rc;
 } thread_arg;
 
@@ -457,14 +960,14 @@ static void *producer_thread(void *p) {
     thread_arg *a = p;
     weft_rt *rt = new_rt();
     sender s = {.tx = a->tx, .from = a->id * PER_THREAD, .to = (a->id + 1) * PER_THREAD,
-                .drop_tx = 1};
+                .drop_tx = 1, .use_reserve = a->use_reserve};
     a->rc = weft_block_on(rt, sender_poll, &s);
     if (s.sent != PER_THREAD) a->rc = -1;
     weft_rt_free(rt);
     return NULL;
 }
 
-static void mpsc_producers_on_other_threads_deliver_everything(void) {
+static void producers_deliver_everything(int use_reserve) {
     weft_rt *rt = new_rt();
     weft_mpsc_tx *tx;
     weft_mpsc_rx *rx;
@@ -472,7 +975,8 @@ static void mpsc_producers_on_other_threads_deliver_everything(void) {
     pthread_t th[THREADS];
     thread_arg args[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        args[i] = (thread_arg){.tx = weft_mpsc_tx_clone(tx), .id = i};
+        args[i] = (thread_arg){.tx = weft_mpsc_tx_clone(tx), .id = i,
+                               .use_reserve = use_reserve && i != 0};
         pthread_create(&th[i], NULL, producer_thread, &args[i]);
     }
     weft_mpsc_tx_drop(tx);
@@ -499,6 +1003,15 @@ static void mpsc_producers_on_other_threads_deliver_everything(void) {
     weft_rt_free(rt);
 }
 
+static void mpsc_producers_on_other_threads_deliver_everything(void) {
+    producers_deliver_everything(0);
+}
+
+/* Two of the three producers reserve and send through permits. */
+static void mpsc_reserving_producers_on_other_threads_deliver_everything(void) {
+    producers_deliver_everything(1);
+}
+
 int main(int argc, char **argv) {
     return test_main(argc, argv,
                      (const test_case[]){
@@ -514,7 +1027,22 @@ int main(int argc, char **argv) {
                          TEST(mpsc_cancelled_recv_leaves_no_registration),
                          TEST(mpsc_cancelled_send_leaves_no_waiter),
                          TEST(mpsc_cancelled_granted_send_passes_its_slot_on),
+                         TEST(mpsc_reserve_then_permit_send_delivers),
+                         TEST(mpsc_reserved_slot_counts_against_capacity),
+                         TEST(mpsc_permit_release_hands_the_slot_on_in_fifo_order),
+                         TEST(mpsc_cancelled_waiting_reserve_leaves_nothing),
+                         TEST(mpsc_cancelled_granted_reserve_passes_its_slot_on),
+                         TEST(mpsc_reserve_on_closed_or_dropped_receiver_fails),
+                         TEST(mpsc_granted_reserve_after_rx_drop_fails),
+                         TEST(mpsc_permit_send_after_rx_close_delivers),
+                         TEST(mpsc_permit_release_after_rx_close_wakes_receiver),
+                         TEST(mpsc_cancelled_granted_send_after_rx_close_wakes_receiver),
+                         TEST(mpsc_permit_send_after_rx_drop_fails_and_keeps_value),
+                         TEST(mpsc_receiver_gets_permit_value_before_close),
+                         TEST(mpsc_aborted_task_releases_its_permit_in_finally),
+                         TEST(mpsc_grant_vs_cancel_race_loses_no_slot),
                          TEST(mpsc_producers_on_other_threads_deliver_everything),
+                         TEST(mpsc_reserving_producers_on_other_threads_deliver_everything),
                          {0},
                      });
 }
