@@ -48,7 +48,8 @@ static weft_poll finish(weft_cx *cx, weft_barrier_wait_op *op, int *is_leader, i
 
 /* Called with the lock held by the completing arrival; releases it. */
 static void release_generation_unlock(weft_barrier *b) {
-    weft__wake_list wl = {.n = 0};
+    weft__wake_list wl;
+    wl.n = 0; /* not "= {0}": that clears all 33 words */
     weft_wait_node local = {&local, &local};
     b->arrived = 0;
     b->generation++;

@@ -119,7 +119,8 @@ static brx *rx_of(weft_wait_node *n) { return WEFT__CONTAINER(n, brx, node); }
  * waiting receiver and wakes it (see the top comment).
  */
 static void wake_all_and_unlock(bchan *c) {
-    weft__wake_list wl = {.n = 0};
+    weft__wake_list wl;
+    wl.n = 0; /* not "= {0}": that clears all 33 words */
     weft_wait_node local = {&local, &local};
     weft_wait_node *list = &c->waiting;
     for (;;) {

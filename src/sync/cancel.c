@@ -179,7 +179,8 @@ static void cancel_subtree_locked(node *top, weft_wait_node *local) {
 void weft_cancel_token_cancel(weft_cancel_token *t) {
     if (!t || flag(t, memory_order_acquire)) return;
     node *root = t->root;
-    weft__wake_list wl = {.n = 0};
+    weft__wake_list wl;
+    wl.n = 0; /* not "= {0}": that clears all 33 words */
     weft_wait_node local = {&local, &local};
     weft__lock_acquire(&root->lock);
     if (!flag(t, memory_order_relaxed)) cancel_subtree_locked(t, &local);

@@ -555,7 +555,8 @@ size_t weft_mpsc_len(weft_mpsc_rx *rx) {
 
 void weft_mpsc_rx_close(weft_mpsc_rx *rx) {
     mpsc *c = (mpsc *)rx;
-    weft__wake_list wl = {.n = 0};
+    weft__wake_list wl;
+    wl.n = 0; /* not "= {0}": that clears all 33 words */
     weft__lock_acquire(&c->lock);
     c->rx_closed = 1;
     /* Waiting senders are released; they see the channel closed. */

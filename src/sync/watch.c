@@ -111,7 +111,8 @@ static void wake_all_and_unlock(watch *c) {
         weft__lock_release(&c->lock);
         return;
     }
-    weft__wake_list wl = {.n = 0};
+    weft__wake_list wl;
+    wl.n = 0; /* not "= {0}": that clears all 33 words */
     weft_wait_node local = {&local, &local};
     local.next = c->waiting.next;
     local.prev = c->waiting.prev;
