@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh - run weft-bench's in-process workloads RUNS times each and
 # print every run plus the median per figure (ns/op, or the RSS line in kB).
-#   bench/run.sh [WORKLOAD...]     (default: spawn alive pingpong oneshot mpsc timers)
+#   bench/run.sh [WORKLOAD...]     (default: spawn alive pingpong oneshot mpsc timers
+#                                   mutex broadcast watch)
 # Runs are interleaved (all workloads, then again) so drift on a shared
 # machine spreads over all of them.  Env: RUNS (default 5), BIN.
 set -u
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bench/weft-bench}
 RUNS=${RUNS:-5}
 [ -x "$BIN" ] || make -s bench
-workloads=${*:-spawn alive pingpong oneshot mpsc timers}
+workloads=${*:-spawn alive pingpong oneshot mpsc timers mutex broadcast watch}
 log=$(mktemp)
 for ((r = 1; r <= RUNS; r++)); do
     for w in $workloads; do
@@ -18,8 +19,10 @@ for ((r = 1; r <= RUNS; r++)); do
 done
 echo "== medians of $RUNS runs ($(date -u +%Y-%m-%d), $(nproc) cores)"
 med() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-cut -d: -f1 "$log" | sort -u | while IFS= read -r name; do
-    lines=$(grep -F "$name:" "$log")
+# Only the figure lines (ns/op or an RSS line); extra lines such as
+# "watch deliveries: D" are printed above with every run.
+grep -E 'ns/op|VmRSS' "$log" | cut -d: -f1 | sort -u | while IFS= read -r name; do
+    lines=$(grep -F "$name:" "$log" | grep -E 'ns/op|VmRSS')
     if [[ "$name" == *rss* ]]; then
         echo "$name: $(awk '{print $(NF-1)}' <<<"$lines" | med) kB"
     else

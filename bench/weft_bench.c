@@ -468,9 +468,14 @@ static void bench_broadcast(weft_rt *rt) {
     double t0 = now_s();
     weft_block_on(rt, bc_main_poll, &m);
     if (m.total != BC_RX * N) die("broadcast: wrong total", -EINVAL);
-    report("broadcast", BC_RX * N, now_s() - t0);
-    printf("broadcast lagged: %llu of %llu deliveries\n", (unsigned long long)m.lagged,
-           (unsigned long long)m.total);
+    double t = now_s() - t0;
+    report("broadcast", BC_RX * N, t);
+    /* Lagged values count as deliveries (bench.md); say how many they were
+     * and what a value that was really received cost. */
+    uint64_t got = m.total - m.lagged;
+    printf("broadcast lagged: %llu of %llu deliveries (%.1f ns per value received)\n",
+           (unsigned long long)m.lagged, (unsigned long long)m.total,
+           got ? t * 1e9 / (double)got : 0.0);
 }
 
 /* ---- watch: 100 receivers wait on changed, N updates --------------------- */
