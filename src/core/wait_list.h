@@ -13,6 +13,8 @@
 
 #include <weft/wait.h>
 
+#include "lock.h"
+
 #include <stddef.h>
 
 static inline int weft__wl_empty(const weft_wait_node *h) {
@@ -43,6 +45,18 @@ static inline weft_wait_node *weft__wl_pop_front(weft_wait_node *h) {
     return n;
 }
 
+/* Move every node of src (which is left empty) to dst (whose contents are
+ * forgotten: pass an unused head). */
+static inline void weft__wl_splice(weft_wait_node *dst, weft_wait_node *src) {
+    dst->next = dst->prev = dst;
+    if (weft__wl_empty(src)) return;
+    dst->next = src->next;
+    dst->prev = src->prev;
+    dst->next->prev = dst;
+    dst->prev->next = dst;
+    src->next = src->prev = src;
+}
+
 #define WEFT__CONTAINER(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 /* Wakers collected under a lock, woken after it is released. */
@@ -63,6 +77,31 @@ static inline void weft__wake_list_push(weft__wake_list *l, weft_waker *w) {
 static inline void weft__wake_list_wake(weft__wake_list *l) {
     for (unsigned i = 0; i < l->n; i++) weft_waker_wake(l->w[i]);
     l->n = 0;
+}
+
+/*
+ * Wake every node of a list: entered with *lock held, returns with it
+ * released.  take(node) runs under the lock for each node taken off list: it
+ * marks the node's op as served and returns the waker to wake after the
+ * unlock (or NULL).  Wakers are woken WEFT__WAKE_BATCH at a time with the
+ * lock re-taken between batches, so a waiter may leave list meanwhile (it
+ * unlinks itself under the lock).  To leave out waiters that arrive between
+ * batches, pass a list of your own, weft__wl_splice'd from the queue.
+ */
+static inline void weft__wl_wake_all_unlock(weft__lock *lock, weft_wait_node *list,
+                                            weft_waker *(*take)(weft_wait_node *)) {
+    weft__wake_list wl;
+    wl.n = 0; /* not "= {0}": that would clear all 33 words */
+    for (;;) {
+        weft_wait_node *node;
+        while (!weft__wake_list_full(&wl) && (node = weft__wl_pop_front(list)))
+            weft__wake_list_push(&wl, take(node));
+        int more = !weft__wl_empty(list);
+        weft__lock_release(lock);
+        weft__wake_list_wake(&wl);
+        if (!more) return;
+        weft__lock_acquire(lock);
+    }
 }
 
 #endif /* WEFT_SRC_CORE_WAIT_LIST_H */

@@ -46,34 +46,24 @@ static weft_poll finish(weft_cx *cx, weft_barrier_wait_op *op, int *is_leader, i
     return WEFT_READY;
 }
 
-/* Called with the lock held by the completing arrival; releases it. */
+/* Under the lock: a waiter that the completed generation releases. */
+static weft_waker *take_released(weft_wait_node *node) {
+    weft_barrier_wait_op *op = op_of(node);
+    weft_waker *w = op->waker;
+    op->waker = NULL;
+    atomic_store_explicit(&op->state, OP_RELEASED, memory_order_release);
+    return w;
+}
+
+/* Called with the lock held by the completing arrival; releases it.  The
+ * waiters move to a list of our own first: arrivals for the next generation
+ * that come between wake batches are not released by this one. */
 static void release_generation_unlock(weft_barrier *b) {
-    weft__wake_list wl;
-    wl.n = 0; /* not "= {0}": that clears all 33 words */
-    weft_wait_node local = {&local, &local};
+    weft_wait_node local;
     b->arrived = 0;
     b->generation++;
-    if (!weft__wl_empty(&b->waiters)) {
-        local.next = b->waiters.next;
-        local.prev = b->waiters.prev;
-        local.next->prev = &local;
-        local.prev->next = &local;
-        b->waiters.next = b->waiters.prev = &b->waiters;
-    }
-    for (;;) {
-        weft_wait_node *node;
-        while (!weft__wake_list_full(&wl) && (node = weft__wl_pop_front(&local))) {
-            weft_barrier_wait_op *op = op_of(node);
-            weft__wake_list_push(&wl, op->waker);
-            op->waker = NULL;
-            atomic_store_explicit(&op->state, OP_RELEASED, memory_order_release);
-        }
-        int more = !weft__wl_empty(&local);
-        weft__lock_release(&b->lock);
-        weft__wake_list_wake(&wl);
-        if (!more) return;
-        weft__lock_acquire(&b->lock);
-    }
+    weft__wl_splice(&local, &b->waiters);
+    weft__wl_wake_all_unlock(&b->lock, &local, take_released);
 }
 
 static void cancel(weft_barrier *b, weft_barrier_wait_op *op) {

@@ -114,42 +114,28 @@ static void destroy(bchan *c) {
 
 static brx *rx_of(weft_wait_node *n) { return WEFT__CONTAINER(n, brx, node); }
 
+/* Under the lock: a parked receiver that a send (or close) wakes. */
+static weft_waker *take_rx(weft_wait_node *n) {
+    brx *r = rx_of(n);
+    weft_waker *w = r->waker;
+    if (weft__is_task_waker(w)) {
+        w->vtable->wake_by_ref(w); /* stays registered */
+        return NULL;
+    }
+    r->waker = NULL;
+    return w;
+}
+
 /*
  * Entered with the lock held; returns with it released.  Unlinks every
  * waiting receiver and wakes it (see the top comment).
  */
 static void wake_all_and_unlock(bchan *c) {
-    weft__wake_list wl;
-    wl.n = 0; /* not "= {0}": that clears all 33 words */
-    weft_wait_node local = {&local, &local};
-    weft_wait_node *list = &c->waiting;
-    for (;;) {
-        weft_wait_node *n;
-        while (!weft__wake_list_full(&wl) && (n = weft__wl_pop_front(list))) {
-            brx *r = rx_of(n);
-            weft_waker *w = r->waker;
-            if (weft__is_task_waker(w)) {
-                w->vtable->wake_by_ref(w);
-            } else {
-                r->waker = NULL;
-                weft__wake_list_push(&wl, w);
-            }
-        }
-        int more = !weft__wl_empty(list);
-        if (more && list == &c->waiting) {
-            /* the rest moves to our own list before we let go of the lock */
-            local.next = c->waiting.next;
-            local.prev = c->waiting.prev;
-            local.next->prev = &local;
-            local.prev->next = &local;
-            c->waiting.next = c->waiting.prev = &c->waiting;
-            list = &local;
-        }
-        weft__lock_release(&c->lock);
-        weft__wake_list_wake(&wl);
-        if (!more) return;
-        weft__lock_acquire(&c->lock);
-    }
+    /* Our own list: receivers that park between batches already saw the
+     * value and are not woken by this send. */
+    weft_wait_node local;
+    weft__wl_splice(&local, &c->waiting);
+    weft__wl_wake_all_unlock(&c->lock, &local, take_rx);
 }
 
 weft_broadcast_tx *weft_broadcast_tx_clone(weft_broadcast_tx *tx) {

@@ -176,28 +176,22 @@ static void cancel_subtree_locked(node *top, weft_wait_node *local) {
     }
 }
 
+/* Under the lock: a waiter that the cancellation wakes. */
+static weft_waker *take_woken(weft_wait_node *wn) {
+    weft_cancelled_op *op = op_of(wn);
+    weft_waker *w = op->waker;
+    op->waker = NULL;
+    atomic_store_explicit(&op->state, OP_WOKEN, memory_order_release);
+    return w;
+}
+
 void weft_cancel_token_cancel(weft_cancel_token *t) {
     if (!t || flag(t, memory_order_acquire)) return;
     node *root = t->root;
-    weft__wake_list wl;
-    wl.n = 0; /* not "= {0}": that clears all 33 words */
     weft_wait_node local = {&local, &local};
     weft__lock_acquire(&root->lock);
     if (!flag(t, memory_order_relaxed)) cancel_subtree_locked(t, &local);
-    for (;;) {
-        weft_wait_node *wn;
-        while (!weft__wake_list_full(&wl) && (wn = weft__wl_pop_front(&local))) {
-            weft_cancelled_op *op = op_of(wn);
-            weft__wake_list_push(&wl, op->waker);
-            op->waker = NULL;
-            atomic_store_explicit(&op->state, OP_WOKEN, memory_order_release);
-        }
-        int more = !weft__wl_empty(&local);
-        weft__lock_release(&root->lock);
-        weft__wake_list_wake(&wl);
-        if (!more) return;
-        weft__lock_acquire(&root->lock);
-    }
+    weft__wl_wake_all_unlock(&root->lock, &local, take_woken);
 }
 
 /* Drop the wait: unlink the node wherever it is, release the waker. */

@@ -553,27 +553,22 @@ size_t weft_mpsc_len(weft_mpsc_rx *rx) {
     return n;
 }
 
+/* Under the lock: a waiting sender that rx_close releases. */
+static weft_waker *take_closed(weft_wait_node *n) {
+    weft_mpsc_send_op *op = op_of(n);
+    op->state = SEND_IDLE;
+    weft_waker *w = op->waker;
+    op->waker = NULL;
+    return w;
+}
+
 void weft_mpsc_rx_close(weft_mpsc_rx *rx) {
     mpsc *c = (mpsc *)rx;
-    weft__wake_list wl;
-    wl.n = 0; /* not "= {0}": that clears all 33 words */
     weft__lock_acquire(&c->lock);
     c->rx_closed = 1;
-    /* Waiting senders are released; they see the channel closed. */
-    for (;;) {
-        weft_wait_node *n;
-        while (!weft__wake_list_full(&wl) && (n = weft__wl_pop_front(&c->waiting))) {
-            weft_mpsc_send_op *op = op_of(n);
-            op->state = SEND_IDLE;
-            weft__wake_list_push(&wl, op->waker);
-            op->waker = NULL;
-        }
-        int more = !weft__wl_empty(&c->waiting);
-        weft__lock_release(&c->lock);
-        weft__wake_list_wake(&wl);
-        if (!more) return;
-        weft__lock_acquire(&c->lock);
-    }
+    /* Waiting senders are released; they see the channel closed.  No one
+     * queues after this, so the queue itself is woken in batches. */
+    weft__wl_wake_all_unlock(&c->lock, &c->waiting, take_closed);
 }
 
 void weft_mpsc_rx_drop(weft_mpsc_rx *rx) {

@@ -51,36 +51,24 @@ void weft_notify_one(weft_notify *n) {
     weft_waker_wake(w);
 }
 
+/* Under the lock: a waiter that notify_waiters takes. */
+static weft_waker *take_all(weft_wait_node *node) {
+    weft_notified_op *op = op_of(node);
+    weft_waker *w = op->waker;
+    op->waker = NULL;
+    atomic_store_explicit(&op->state, OP_NOTIFIED_ALL, memory_order_release);
+    return w;
+}
+
 void weft_notify_waiters(weft_notify *n) {
-    weft__wake_list wl;
-    wl.n = 0; /* not "= {0}": that clears all 33 words */
-    weft_wait_node local = {&local, &local};
+    weft_wait_node local;
     weft__lock_acquire(&n->lock);
     n->gen++;
     /* Move the current waiters to a list of our own: waiters that arrive
      * while we wake in batches are not part of this call.  A waiter that
      * cancels meanwhile unlinks itself from our list under the lock. */
-    if (!weft__wl_empty(&n->waiters)) {
-        local.next = n->waiters.next;
-        local.prev = n->waiters.prev;
-        local.next->prev = &local;
-        local.prev->next = &local;
-        n->waiters.next = n->waiters.prev = &n->waiters;
-    }
-    for (;;) {
-        weft_wait_node *node;
-        while (!weft__wake_list_full(&wl) && (node = weft__wl_pop_front(&local))) {
-            weft_notified_op *op = op_of(node);
-            weft__wake_list_push(&wl, op->waker);
-            op->waker = NULL;
-            atomic_store_explicit(&op->state, OP_NOTIFIED_ALL, memory_order_release);
-        }
-        int more = !weft__wl_empty(&local);
-        weft__lock_release(&n->lock);
-        weft__wake_list_wake(&wl);
-        if (!more) return;
-        weft__lock_acquire(&n->lock);
-    }
+    weft__wl_splice(&local, &n->waiters);
+    weft__wl_wake_all_unlock(&n->lock, &local, take_all);
 }
 
 void weft_notified_enable(weft_notified_op *op, weft_notify *n) {

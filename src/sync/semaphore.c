@@ -266,28 +266,22 @@ size_t weft_semaphore_available(weft_semaphore *s) {
     return n;
 }
 
+/* Under the lock: a waiter that close fails; what was set aside returns. */
+static weft_waker *take_closed(weft_wait_node *node) {
+    weft_acquire_op *op = op_of(node);
+    op->sem->permits += op->want - op->needed;
+    weft_waker *w = op->waker;
+    op->waker = NULL;
+    set_state(op, OP_CLOSED, memory_order_release);
+    return w;
+}
+
 void weft_semaphore_close(weft_semaphore *s) {
-    weft__wake_list wl;
-    wl.n = 0;
     weft__lock_acquire(&s->lock);
     s->closed = 1;
     /* No one queues after this; waiters that cancel meanwhile unlink
-     * themselves under the lock, so popping in batches is safe. */
-    for (;;) {
-        weft_wait_node *node;
-        while (!weft__wake_list_full(&wl) && (node = weft__wl_pop_front(&s->waiters))) {
-            weft_acquire_op *op = op_of(node);
-            s->permits += op->want - op->needed; /* what was set aside for it */
-            weft__wake_list_push(&wl, op->waker);
-            op->waker = NULL;
-            set_state(op, OP_CLOSED, memory_order_release);
-        }
-        int more = !weft__wl_empty(&s->waiters);
-        weft__lock_release(&s->lock);
-        weft__wake_list_wake(&wl);
-        if (!more) return;
-        weft__lock_acquire(&s->lock);
-    }
+     * themselves under the lock, so taking them in batches is safe. */
+    weft__wl_wake_all_unlock(&s->lock, &s->waiters, take_closed);
 }
 
 int weft_semaphore_is_closed(weft_semaphore *s) {

@@ -101,6 +101,18 @@ static void read_locked(watch *c, void *out) {
         weft__copy(out, c->value, c->elem_size);
 }
 
+/* Under the lock: a parked receiver that a send wakes. */
+static weft_waker *take_rx(weft_wait_node *n) {
+    weft_watch_rx *r = WEFT__CONTAINER(n, weft_watch_rx, node);
+    weft_waker *w = r->waker;
+    if (weft__is_task_waker(w)) {
+        w->vtable->wake_by_ref(w); /* stays registered */
+        return NULL;
+    }
+    r->waker = NULL;
+    return w;
+}
+
 /*
  * Under the lock: wake every receiver parked in changed().  Called with the
  * lock held; returns with it released.  Task wakers are woken by reference
@@ -111,32 +123,9 @@ static void wake_all_and_unlock(watch *c) {
         weft__lock_release(&c->lock);
         return;
     }
-    weft__wake_list wl;
-    wl.n = 0; /* not "= {0}": that clears all 33 words */
-    weft_wait_node local = {&local, &local};
-    local.next = c->waiting.next;
-    local.prev = c->waiting.prev;
-    local.next->prev = &local;
-    local.prev->next = &local;
-    c->waiting.next = c->waiting.prev = &c->waiting;
-    for (;;) {
-        weft_wait_node *n;
-        while (!weft__wake_list_full(&wl) && (n = weft__wl_pop_front(&local))) {
-            weft_watch_rx *r = WEFT__CONTAINER(n, weft_watch_rx, node);
-            weft_waker *w = r->waker;
-            if (weft__is_task_waker(w)) {
-                w->vtable->wake_by_ref(w);
-            } else {
-                r->waker = NULL;
-                weft__wake_list_push(&wl, w);
-            }
-        }
-        int more = !weft__wl_empty(&local);
-        weft__lock_release(&c->lock);
-        weft__wake_list_wake(&wl);
-        if (!more) return;
-        weft__lock_acquire(&c->lock);
-    }
+    weft_wait_node local;
+    weft__wl_splice(&local, &c->waiting);
+    weft__wl_wake_all_unlock(&c->lock, &local, take_rx);
 }
 
 /* The new value is in c->spare: swap it in, advance, wake; unlocks.  The old
