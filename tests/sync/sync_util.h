@@ -8,6 +8,7 @@
 
 #include <weft.h>
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 static weft_rt *new_rt(void) {
@@ -51,6 +52,68 @@ static void cw_init(cwaker *c) {
     c->base.vtable = &cw_vtable;
     atomic_init(&c->refs, 0);
     atomic_init(&c->wakes, 0);
+}
+
+/* ---- threads, each driving its own runtime ------------------------------ */
+
+typedef struct rt_thread_arg {
+    weft_poll (*poll)(void *, weft_cx *);
+    void *frame;
+    int failed;
+} rt_thread_arg;
+
+static void *rt_thread_main(void *p) {
+    rt_thread_arg *a = p;
+    weft_rt *rt = new_rt();
+    a->failed = !rt || weft_block_on(rt, a->poll, a->frame) != 0;
+    if (rt) weft_rt_free(rt);
+    return NULL;
+}
+
+/*
+ * Run n threads, thread i with a runtime of its own blocking on
+ * poll(frames + i * frame_size); returns how many failed (0 = all fine).
+ */
+static inline int run_on_threads(int n, weft_poll (*poll)(void *, weft_cx *), void *frames,
+                                 size_t frame_size) {
+    pthread_t th[16];
+    rt_thread_arg arg[16];
+    int failed = 0;
+    if (n > 16) return n;
+    for (int i = 0; i < n; i++) {
+        arg[i] = (rt_thread_arg){poll, (char *)frames + (size_t)i * frame_size, 0};
+        if (pthread_create(&th[i], NULL, rt_thread_main, &arg[i]) != 0) return n;
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        failed += arg[i].failed;
+    }
+    return failed;
+}
+
+/*
+ * A counting waker whose wake also runs a hook.  A primitive wakes after
+ * releasing its lock and before its next batch, so the hook meets waiters
+ * that are still in the waking call's list.
+ */
+typedef struct hook_waker {
+    cwaker cw;
+    void (*hook)(void *arg);
+    void *arg;
+} hook_waker;
+
+static void hw_wake(weft_waker *w) {
+    hook_waker *h = (hook_waker *)w;
+    cw_wake(w);
+    if (h->hook) h->hook(h->arg);
+}
+
+static inline void hw_init(hook_waker *h, void (*hook)(void *), void *arg) {
+    static const weft_waker_vtable hw_vtable = {cw_clone, hw_wake, cw_wake_by_ref, cw_drop};
+    cw_init(&h->cw);
+    h->cw.base.vtable = &hw_vtable;
+    h->hook = hook;
+    h->arg = arg;
 }
 
 #endif

@@ -22,30 +22,6 @@ static void cancel_op(weft_barrier *b, weft_barrier_wait_op *op) {
     (void)weft_barrier_wait(b, NULL, op, NULL);
 }
 
-/* A counting waker whose wake also runs a hook: it runs after the lock is
- * released and before the next batch, so the hook meets waiters that are
- * still in the releasing call's list. */
-typedef struct hook_waker {
-    cwaker cw;
-    void (*hook)(void *arg);
-    void *arg;
-} hook_waker;
-
-static void hw_wake(weft_waker *w) {
-    hook_waker *h = (hook_waker *)w;
-    cw_wake(w);
-    if (h->hook) h->hook(h->arg);
-}
-
-static const weft_waker_vtable hw_vtable = {cw_clone, hw_wake, cw_wake_by_ref, cw_drop};
-
-static void hw_init(hook_waker *h, void (*hook)(void *), void *arg) {
-    cw_init(&h->cw);
-    h->cw.base.vtable = &hw_vtable;
-    h->hook = hook;
-    h->arg = arg;
-}
-
 /* ---- frames ------------------------------------------------------------- */
 
 /* Waits `times` times; counts leaderships; records parking. */

@@ -5,6 +5,7 @@
 #include <weft.h>
 #include <weft/broadcast.h>
 
+#include "payload.h"
 #include "sync_util.h"
 #include "test.h"
 
@@ -182,43 +183,9 @@ static void broadcast_subscribe_mid_stream_sees_only_later_values(void) {
 
 /* ---- hooks: a reference-counted payload ---------------------------------- */
 
-typedef struct payload {
-    atomic_int refs;
-    uint64_t v;
-} payload;
-
-static atomic_int live_payloads, clones, drops;
-
-static payload *payload_new(uint64_t v) {
-    payload *p = malloc(sizeof *p);
-    atomic_init(&p->refs, 1);
-    p->v = v;
-    atomic_fetch_add(&live_payloads, 1);
-    return p;
-}
-
-static void payload_release(payload *p) {
-    if (atomic_fetch_sub(&p->refs, 1) == 1) {
-        atomic_fetch_sub(&live_payloads, 1);
-        free(p);
-    }
-}
-
-static void clone_hook(void *dst, const void *src) {
-    payload *p = *(payload *const *)src;
-    atomic_fetch_add(&p->refs, 1);
-    atomic_fetch_add(&clones, 1);
-    *(payload **)dst = p;
-}
-
-static void drop_hook(void *elem) {
-    atomic_fetch_add(&drops, 1);
-    payload_release(*(payload **)elem);
-}
-
 static void broadcast_send_without_receivers_fails_and_keeps_value(void) {
     btx *tx;
-    CHECK_EQ(weft_broadcast_new(&tx, NULL, 2, sizeof(payload *), clone_hook, drop_hook), 0);
+    CHECK_EQ(weft_broadcast_new(&tx, NULL, 2, sizeof(payload *), payload_clone_hook, payload_drop_hook), 0);
     CHECK_EQ(weft_broadcast_receiver_count(tx), 0);
     payload *p = payload_new(7);
     CHECK_EQ(weft_broadcast_send(tx, &p), -EPIPE);
@@ -233,16 +200,16 @@ static void broadcast_send_without_receivers_fails_and_keeps_value(void) {
     payload *q = payload_new(8);
     CHECK_EQ(weft_broadcast_send(tx, &q), -EPIPE);
     CHECK_EQ(atomic_load(&drops), 0);
-    payload_release(q);
+    payload_unref(q);
     weft_broadcast_tx_drop(tx); /* frees the channel: the retained p dropped */
     CHECK_EQ(atomic_load(&drops), 1);
-    CHECK_EQ(atomic_load(&live_payloads), 0);
+    CHECK_EQ(atomic_load(&payloads_alive), 0);
 }
 
 static void broadcast_clone_and_drop_hooks_balance(void) {
     btx *tx;
     brx *rx[3];
-    CHECK_EQ(weft_broadcast_new(&tx, &rx[0], 3, sizeof(payload *), clone_hook, drop_hook), 0);
+    CHECK_EQ(weft_broadcast_new(&tx, &rx[0], 3, sizeof(payload *), payload_clone_hook, payload_drop_hook), 0);
     rx[1] = weft_broadcast_subscribe(tx);
     rx[2] = weft_broadcast_subscribe(tx);
     int received = 0;
@@ -259,21 +226,21 @@ static void broadcast_clone_and_drop_hooks_balance(void) {
                 if (st == -EOVERFLOW) continue;
                 CHECK_EQ(st, 0);
                 received++;
-                payload_release(got);
+                payload_unref(got);
             }
         }
     }
     /* 20 sends into a ring of 3: 17 overwritten */
     CHECK_EQ(atomic_load(&drops), 17);
     CHECK_EQ(atomic_load(&clones), received);
-    CHECK_EQ(atomic_load(&live_payloads), 3);
+    CHECK_EQ(atomic_load(&payloads_alive), 3);
     weft_broadcast_rx_drop(rx[0]);
     weft_broadcast_tx_drop(tx);
-    CHECK_EQ(atomic_load(&live_payloads), 3); /* rx1, rx2 keep the channel */
+    CHECK_EQ(atomic_load(&payloads_alive), 3); /* rx1, rx2 keep the channel */
     weft_broadcast_rx_drop(rx[1]);
     weft_broadcast_rx_drop(rx[2]);
     CHECK_EQ(atomic_load(&drops), 20);
-    CHECK_EQ(atomic_load(&live_payloads), 0);
+    CHECK_EQ(atomic_load(&payloads_alive), 0);
 }
 
 /* ---- lag ------------------------------------------------------------------ */
@@ -1180,7 +1147,7 @@ static void *hook_sender(void *p) {
         payload *q = payload_new(a->id << 32 | i);
         if (weft_broadcast_send(a->tx, &q) < 1) {
             a->bad++;
-            payload_release(q);
+            payload_unref(q);
         }
         if (i % 16 == 15) sched_yield();
     }
@@ -1209,7 +1176,7 @@ static void *hook_receiver(void *p) {
         if (id > 1 || seq <= last[id]) a->bad++;
         else last[id] = seq;
         a->received++;
-        payload_release(q);
+        payload_unref(q);
     }
     weft_broadcast_rx_drop(a->rx);
     return NULL;
@@ -1218,7 +1185,7 @@ static void *hook_receiver(void *p) {
 static void broadcast_hooks_balance_across_threads(void) {
     btx *tx;
     brx *rx0;
-    CHECK_EQ(weft_broadcast_new(&tx, &rx0, 5, sizeof(payload *), clone_hook, drop_hook), 0);
+    CHECK_EQ(weft_broadcast_new(&tx, &rx0, 5, sizeof(payload *), payload_clone_hook, payload_drop_hook), 0);
     hook_arg s[2], r[2];
     pthread_t ts[2], tr[2];
     for (int i = 0; i < 2; i++) {
@@ -1240,7 +1207,7 @@ static void broadcast_hooks_balance_across_threads(void) {
     /* the channel is gone: every payload was dropped by it exactly once */
     CHECK_EQ(atomic_load(&drops), 2 * HOOK_PER_SENDER);
     CHECK_EQ(atomic_load(&clones), (int)(r[0].received + r[1].received));
-    CHECK_EQ(atomic_load(&live_payloads), 0);
+    CHECK_EQ(atomic_load(&payloads_alive), 0);
 }
 
 /* ---- bad arguments ------------------------------------------------------ */

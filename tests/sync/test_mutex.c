@@ -453,28 +453,13 @@ static weft_poll mt_main_poll(void *arg, weft_cx *cx) {
     return WEFT_READY;
 }
 
-static void *mt_thread(void *p) {
-    weft_rt *rt = new_rt();
-    if (!rt) return (void *)1;
-    int rc = weft_block_on(rt, mt_main_poll, p);
-    weft_rt_free(rt);
-    return rc ? (void *)1 : NULL;
-}
-
 static void mutex_shared_by_threads_loses_no_increment(void) {
     mt_shared *sh = calloc(1, sizeof *sh);
     weft_mutex_init(&sh->m);
     mt_main m[MT_THREADS];
-    pthread_t th[MT_THREADS];
-    for (int i = 0; i < MT_THREADS; i++) {
+    for (int i = 0; i < MT_THREADS; i++)
         m[i] = (mt_main){.sh = sh};
-        CHECK_EQ(pthread_create(&th[i], NULL, mt_thread, &m[i]), 0);
-    }
-    for (int i = 0; i < MT_THREADS; i++) {
-        void *r;
-        pthread_join(th[i], &r);
-        CHECK(r == NULL);
-    }
+    CHECK_EQ(run_on_threads(MT_THREADS, mt_main_poll, m, sizeof m[0]), 0);
     CHECK_EQ(sh->count, (long)MT_THREADS * MT_TASKS * MT_ROUNDS);
     free(sh);
 }
@@ -643,28 +628,13 @@ static weft_poll rw_main_poll(void *arg, weft_cx *cx) {
     return WEFT_READY;
 }
 
-static void *rw_thread(void *p) {
-    weft_rt *rt = new_rt();
-    if (!rt) return (void *)1;
-    int rc = weft_block_on(rt, rw_main_poll, p);
-    weft_rt_free(rt);
-    return rc ? (void *)1 : NULL;
-}
-
 static void rwlock_shared_by_threads_keeps_writers_exclusive(void) {
     rw_shared *sh = calloc(1, sizeof *sh);
     weft_rwlock_init(&sh->l);
     rw_main m[RW_THREADS];
-    pthread_t th[RW_THREADS];
-    for (int i = 0; i < RW_THREADS; i++) {
+    for (int i = 0; i < RW_THREADS; i++)
         m[i] = (rw_main){.sh = sh};
-        CHECK_EQ(pthread_create(&th[i], NULL, rw_thread, &m[i]), 0);
-    }
-    for (int i = 0; i < RW_THREADS; i++) {
-        void *r;
-        pthread_join(th[i], &r);
-        CHECK(r == NULL);
-    }
+    CHECK_EQ(run_on_threads(RW_THREADS, rw_main_poll, m, sizeof m[0]), 0);
     CHECK_EQ(atomic_load(&sh->bad), 0);
     CHECK_EQ(sh->writes, (long)RW_THREADS * (RW_ROUNDS / 4));
     free(sh);

@@ -256,28 +256,13 @@ static weft_poll oc_main_poll(void *arg, weft_cx *cx) {
     return WEFT_READY;
 }
 
-static void *oc_thread(void *p) {
-    weft_rt *rt = new_rt();
-    if (!rt) return (void *)1;
-    int rc = weft_block_on(rt, oc_main_poll, p);
-    weft_rt_free(rt);
-    return rc ? (void *)1 : NULL;
-}
-
 static void once_cell_raced_by_threads_initializes_each_cell_once(void) {
     oc_shared *sh = calloc(1, sizeof *sh);
     for (int i = 0; i < OC_CELLS; i++) weft_once_cell_init(&sh->cells[i]);
     oc_main m[OC_THREADS];
-    pthread_t th[OC_THREADS];
-    for (int i = 0; i < OC_THREADS; i++) {
+    for (int i = 0; i < OC_THREADS; i++)
         m[i] = (oc_main){.sh = sh};
-        CHECK_EQ(pthread_create(&th[i], NULL, oc_thread, &m[i]), 0);
-    }
-    for (int i = 0; i < OC_THREADS; i++) {
-        void *r;
-        pthread_join(th[i], &r);
-        CHECK(r == NULL);
-    }
+    CHECK_EQ(run_on_threads(OC_THREADS, oc_main_poll, m, sizeof m[0]), 0);
     for (int i = 0; i < OC_CELLS; i++) CHECK_EQ(atomic_load(&sh->inits[i]), 1);
     CHECK_EQ(atomic_load(&sh->bad), 0);
     free(sh);

@@ -631,29 +631,13 @@ static weft_poll st_main_poll(void *arg, weft_cx *cx) {
     return WEFT_READY;
 }
 
-static void *st_thread(void *p) {
-    st_main *m = p;
-    weft_rt *rt = new_rt();
-    if (!rt) return (void *)1;
-    int rc = weft_block_on(rt, st_main_poll, m);
-    weft_rt_free(rt);
-    return rc ? (void *)1 : NULL;
-}
-
 static void semaphore_shared_by_threads_keeps_its_bound(void) {
     st_shared *sh = calloc(1, sizeof *sh);
     weft_semaphore_init(&sh->s, 3);
     st_main m[ST_THREADS];
-    pthread_t th[ST_THREADS];
-    for (int i = 0; i < ST_THREADS; i++) {
+    for (int i = 0; i < ST_THREADS; i++)
         m[i] = (st_main){.sh = sh, .seed = 0x1234567ull * (uint64_t)(i + 1)};
-        CHECK_EQ(pthread_create(&th[i], NULL, st_thread, &m[i]), 0);
-    }
-    for (int i = 0; i < ST_THREADS; i++) {
-        void *r;
-        pthread_join(th[i], &r);
-        CHECK(r == NULL);
-    }
+    CHECK_EQ(run_on_threads(ST_THREADS, st_main_poll, m, sizeof m[0]), 0);
     CHECK_EQ(atomic_load(&sh->over), 0);
     CHECK_EQ(atomic_load(&sh->acquired), (long)ST_THREADS * ST_TASKS * ST_ROUNDS);
     CHECK_EQ(weft_semaphore_available(&sh->s), 3);

@@ -5,6 +5,7 @@
 #include <weft.h>
 #include <weft/watch.h>
 
+#include "payload.h"
 #include "sync_util.h"
 #include "test.h"
 
@@ -29,42 +30,6 @@ static int borrow_int(weft_watch_rx *rx) {
     int v = -1;
     weft_watch_borrow(rx, &v);
     return v;
-}
-
-/* A refcounted payload: the channel's values are pointers to these. */
-typedef struct payload {
-    atomic_int refs;
-    int n;
-} payload;
-
-static atomic_int payloads_alive;
-static atomic_int clones, drops;
-
-static payload *payload_new(int n) {
-    payload *p = malloc(sizeof *p);
-    atomic_init(&p->refs, 1);
-    p->n = n;
-    atomic_fetch_add(&payloads_alive, 1);
-    return p;
-}
-
-static void payload_unref(payload *p) {
-    if (atomic_fetch_sub(&p->refs, 1) == 1) {
-        atomic_fetch_sub(&payloads_alive, 1);
-        free(p);
-    }
-}
-
-static void p_clone(void *dst, const void *src) {
-    payload *p = *(payload *const *)src;
-    atomic_fetch_add(&p->refs, 1);
-    atomic_fetch_add(&clones, 1);
-    *(payload **)dst = p;
-}
-
-static void p_drop(void *elem) {
-    atomic_fetch_add(&drops, 1);
-    payload_unref(*(payload **)elem);
 }
 
 /* ---- values, versions, seen marks --------------------------------------- */
@@ -242,7 +207,7 @@ static void watch_send_without_receivers_fails_and_leaves_the_value(void) {
     weft_watch_tx *tx;
     weft_watch_rx *rx;
     payload *p0 = payload_new(0);
-    CHECK_EQ(weft_watch_new(&tx, &rx, sizeof(payload *), &p0, p_clone, p_drop), 0);
+    CHECK_EQ(weft_watch_new(&tx, &rx, sizeof(payload *), &p0, payload_clone_hook, payload_drop_hook), 0);
     CHECK(!weft_watch_tx_is_closed(tx));
     weft_watch_rx_drop(rx);
     CHECK(weft_watch_tx_is_closed(tx));
@@ -266,7 +231,7 @@ static void watch_send_replace_stores_without_receivers_and_returns_the_old_valu
     weft_watch_tx *tx;
     weft_watch_rx *rx;
     payload *p0 = payload_new(0);
-    CHECK_EQ(weft_watch_new(&tx, &rx, sizeof(payload *), &p0, p_clone, p_drop), 0);
+    CHECK_EQ(weft_watch_new(&tx, &rx, sizeof(payload *), &p0, payload_clone_hook, payload_drop_hook), 0);
     weft_watch_rx_drop(rx);
     payload *p1 = payload_new(1), *old = NULL;
     weft_watch_send_replace(tx, &p1, &old);
@@ -481,7 +446,7 @@ static void watch_last_handle_frees_in_either_order(void) {
         weft_watch_tx *tx;
         weft_watch_rx *rx;
         payload *p = payload_new(order);
-        CHECK_EQ(weft_watch_new(&tx, &rx, sizeof(payload *), &p, p_clone, p_drop), 0);
+        CHECK_EQ(weft_watch_new(&tx, &rx, sizeof(payload *), &p, payload_clone_hook, payload_drop_hook), 0);
         weft_watch_rx *rx2 = weft_watch_rx_clone(rx);
         if (order) {
             weft_watch_tx_drop(tx);
@@ -507,7 +472,7 @@ static void watch_clone_and_drop_hooks_balance(void) {
     weft_watch_tx *tx;
     weft_watch_rx *rx;
     payload *p = payload_new(0);
-    CHECK_EQ(weft_watch_new(&tx, &rx, sizeof(payload *), &p, p_clone, p_drop), 0);
+    CHECK_EQ(weft_watch_new(&tx, &rx, sizeof(payload *), &p, payload_clone_hook, payload_drop_hook), 0);
     CHECK_EQ(atomic_load(&clones), 0); /* initial taken over, not cloned */
     weft_watch_rx *rx2 = weft_watch_subscribe(tx);
     for (int i = 1; i <= 10; i++) {
@@ -1222,7 +1187,8 @@ static weft_poll p_sender_poll(void *arg, weft_cx *cx) {
 typedef struct p_watcher {
     weft_frame fr;
     weft_watch_rx *rx;
-    int last, status, changes, backwards, use_update;
+    uint64_t last;
+    int status, changes, backwards, use_update;
 } p_watcher;
 
 static weft_poll p_watcher_poll(void *arg, weft_cx *cx) {
@@ -1238,8 +1204,8 @@ static weft_poll p_watcher_poll(void *arg, weft_cx *cx) {
                     weft_watch_borrow_and_update(self->rx, &p);
                 else
                     weft_watch_borrow(self->rx, &p);
-                if (p->n < self->last) self->backwards++;
-                self->last = p->n;
+                if (p->v < self->last) self->backwards++;
+                self->last = p->v;
                 payload_unref(p);
             }
         }
@@ -1278,7 +1244,7 @@ static void watch_threads_see_values_in_order_and_end_at_the_last(void) {
     weft_watch_tx *tx;
     weft_watch_rx *rx;
     payload *p0 = payload_new(0);
-    CHECK_EQ(weft_watch_new(&tx, &rx, sizeof(payload *), &p0, p_clone, p_drop), 0);
+    CHECK_EQ(weft_watch_new(&tx, &rx, sizeof(payload *), &p0, payload_clone_hook, payload_drop_hook), 0);
     stress_arg args[STRESS_RX + 1];
     memset(args, 0, sizeof args);
     for (int i = 0; i < STRESS_RX; i++) {
