@@ -26,6 +26,11 @@ out=$(timeout 20 "$ex/interval" 4 10 2>&1)
 [ "$(echo "$out" | grep -c '^tick ')" -eq 4 ] && echo "$out" | grep -q "tick 3 at +30 ms"
 result interval $?
 
+out=$(timeout 20 "$ex/workers" 8 3 2>&1)
+echo "$out" | grep -q "done: 8 jobs, at most 3 at once, sum of squares = 204" &&
+    echo "$out" | grep -q "watchdog: told to stop"
+result workers $?
+
 # echo: serve one connection on a free port, echo a line back.
 log=$(mktemp)
 timeout 20 "$ex/echo" 127.0.0.1:0 --once >"$log" 2>&1 &
