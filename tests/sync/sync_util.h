@@ -92,6 +92,34 @@ static inline int run_on_threads(int n, weft_poll (*poll)(void *, weft_cx *), vo
 }
 
 /*
+ * A root frame for a thread's runtime: spawns n tasks (n <= 16), task i made
+ * and spawned by make(rt, self, i), and joins them all.  arg and seed are
+ * the caller's (shared state, a per-thread random seed).
+ */
+typedef struct spawn_all {
+    weft_frame fr;
+    weft_task *(*make)(weft_rt *rt, const struct spawn_all *self, int i);
+    void *arg;
+    uint64_t seed;
+    int n, i;
+    weft_task *h[16];
+} spawn_all;
+
+static inline weft_poll spawn_all_poll(void *p, weft_cx *cx) {
+    spawn_all *self = p;
+    weft_async (self) {
+        for (self->i = 0; self->i < self->n && self->i < 16; self->i++)
+            self->h[self->i] = self->make(cx->rt, self, self->i);
+        for (self->i = 0; self->i < self->n && self->i < 16; self->i++) {
+            if (!self->h[self->i]) continue;
+            weft_await(weft_join(self->h[self->i], cx, NULL));
+            weft_task_release(self->h[self->i]);
+        }
+    }
+    return WEFT_READY;
+}
+
+/*
  * A counting waker whose wake also runs a hook.  A primitive wakes after
  * releasing its lock and before its next batch, so the hook meets waiters
  * that are still in the waking call's list.

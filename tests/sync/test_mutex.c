@@ -430,36 +430,21 @@ static weft_poll mt_task_poll(void *arg, weft_cx *cx) {
     return WEFT_READY;
 }
 
-typedef struct mt_main {
-    weft_frame fr;
-    mt_shared *sh;
-    weft_task *h[MT_TASKS];
-    int i;
-} mt_main;
-
-static weft_poll mt_main_poll(void *arg, weft_cx *cx) {
-    mt_main *self = arg;
-    weft_async (self) {
-        for (self->i = 0; self->i < MT_TASKS; self->i++) {
-            mt_task *t = weft_task_new(cx->rt, mt_task, mt_task_poll);
-            t->sh = self->sh;
-            self->h[self->i] = weft_task_spawn(t);
-        }
-        for (self->i = 0; self->i < MT_TASKS; self->i++) {
-            weft_await(weft_join(self->h[self->i], cx, NULL));
-            weft_task_release(self->h[self->i]);
-        }
-    }
-    return WEFT_READY;
+static weft_task *mt_make(weft_rt *rt, const spawn_all *sa, int i) {
+    mt_task *t = weft_task_new(rt, mt_task, mt_task_poll);
+    if (!t) return NULL;
+    (void)i;
+    t->sh = sa->arg;
+    return weft_task_spawn(t);
 }
 
 static void mutex_shared_by_threads_loses_no_increment(void) {
     mt_shared *sh = calloc(1, sizeof *sh);
     weft_mutex_init(&sh->m);
-    mt_main m[MT_THREADS];
+    spawn_all m[MT_THREADS];
     for (int i = 0; i < MT_THREADS; i++)
-        m[i] = (mt_main){.sh = sh};
-    CHECK_EQ(run_on_threads(MT_THREADS, mt_main_poll, m, sizeof m[0]), 0);
+        m[i] = (spawn_all){.make = mt_make, .arg = sh, .n = MT_TASKS};
+    CHECK_EQ(run_on_threads(MT_THREADS, spawn_all_poll, m, sizeof m[0]), 0);
     CHECK_EQ(sh->count, (long)MT_THREADS * MT_TASKS * MT_ROUNDS);
     free(sh);
 }
@@ -604,37 +589,21 @@ static weft_poll rw_task_poll(void *arg, weft_cx *cx) {
     return WEFT_READY;
 }
 
-typedef struct rw_main {
-    weft_frame fr;
-    rw_shared *sh;
-    weft_task *h[RW_TASKS];
-    int i;
-} rw_main;
-
-static weft_poll rw_main_poll(void *arg, weft_cx *cx) {
-    rw_main *self = arg;
-    weft_async (self) {
-        for (self->i = 0; self->i < RW_TASKS; self->i++) {
-            rw_task *t = weft_task_new(cx->rt, rw_task, rw_task_poll);
-            t->sh = self->sh;
-            t->writer = self->i == 0;
-            self->h[self->i] = weft_task_spawn(t);
-        }
-        for (self->i = 0; self->i < RW_TASKS; self->i++) {
-            weft_await(weft_join(self->h[self->i], cx, NULL));
-            weft_task_release(self->h[self->i]);
-        }
-    }
-    return WEFT_READY;
+static weft_task *rw_make(weft_rt *rt, const spawn_all *sa, int i) {
+    rw_task *t = weft_task_new(rt, rw_task, rw_task_poll);
+    if (!t) return NULL;
+    t->sh = sa->arg;
+    t->writer = i == 0;
+    return weft_task_spawn(t);
 }
 
 static void rwlock_shared_by_threads_keeps_writers_exclusive(void) {
     rw_shared *sh = calloc(1, sizeof *sh);
     weft_rwlock_init(&sh->l);
-    rw_main m[RW_THREADS];
+    spawn_all m[RW_THREADS];
     for (int i = 0; i < RW_THREADS; i++)
-        m[i] = (rw_main){.sh = sh};
-    CHECK_EQ(run_on_threads(RW_THREADS, rw_main_poll, m, sizeof m[0]), 0);
+        m[i] = (spawn_all){.make = rw_make, .arg = sh, .n = RW_TASKS};
+    CHECK_EQ(run_on_threads(RW_THREADS, spawn_all_poll, m, sizeof m[0]), 0);
     CHECK_EQ(atomic_load(&sh->bad), 0);
     CHECK_EQ(sh->writes, (long)RW_THREADS * (RW_ROUNDS / 4));
     free(sh);

@@ -606,38 +606,22 @@ static weft_poll st_task_poll(void *arg, weft_cx *cx) {
     return WEFT_READY;
 }
 
-typedef struct st_main {
-    weft_frame fr;
-    st_shared *sh;
-    weft_task *h[ST_TASKS];
-    int i;
-    uint64_t seed;
-} st_main;
-
-static weft_poll st_main_poll(void *arg, weft_cx *cx) {
-    st_main *self = arg;
-    weft_async (self) {
-        for (self->i = 0; self->i < ST_TASKS; self->i++) {
-            st_task *t = weft_task_new(cx->rt, st_task, st_task_poll);
-            t->sh = self->sh;
-            t->rng = self->seed + (uint64_t)self->i * 7919;
-            self->h[self->i] = weft_task_spawn(t);
-        }
-        for (self->i = 0; self->i < ST_TASKS; self->i++) {
-            weft_await(weft_join(self->h[self->i], cx, NULL));
-            weft_task_release(self->h[self->i]);
-        }
-    }
-    return WEFT_READY;
+static weft_task *st_make(weft_rt *rt, const spawn_all *sa, int i) {
+    st_task *t = weft_task_new(rt, st_task, st_task_poll);
+    if (!t) return NULL;
+    t->sh = sa->arg;
+    t->rng = sa->seed + (uint64_t)i * 7919;
+    return weft_task_spawn(t);
 }
 
 static void semaphore_shared_by_threads_keeps_its_bound(void) {
     st_shared *sh = calloc(1, sizeof *sh);
     weft_semaphore_init(&sh->s, 3);
-    st_main m[ST_THREADS];
+    spawn_all m[ST_THREADS];
     for (int i = 0; i < ST_THREADS; i++)
-        m[i] = (st_main){.sh = sh, .seed = 0x1234567ull * (uint64_t)(i + 1)};
-    CHECK_EQ(run_on_threads(ST_THREADS, st_main_poll, m, sizeof m[0]), 0);
+        m[i] = (spawn_all){.make = st_make, .arg = sh, .seed = 0x1234567ull * (uint64_t)(i + 1),
+                           .n = ST_TASKS};
+    CHECK_EQ(run_on_threads(ST_THREADS, spawn_all_poll, m, sizeof m[0]), 0);
     CHECK_EQ(atomic_load(&sh->over), 0);
     CHECK_EQ(atomic_load(&sh->acquired), (long)ST_THREADS * ST_TASKS * ST_ROUNDS);
     CHECK_EQ(weft_semaphore_available(&sh->s), 3);
