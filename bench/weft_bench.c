@@ -57,8 +57,7 @@ typedef struct ret_index {
     uint64_t i, out;
 } ret_index;
 
-static weft_poll ret_index_poll(void *arg, weft_cx *cx) {
-    ret_index *self = arg;
+weft_async_fn(ret_index_poll, ret_index) {
     weft_async (self) {
         self->out = self->i;
     }
@@ -71,11 +70,11 @@ typedef struct spawn_bench {
     uint64_t i, sum;
 } spawn_bench;
 
-static weft_poll spawn_bench_poll(void *arg, weft_cx *cx) {
-    spawn_bench *self = arg;
+weft_async_fn(spawn_bench_poll, spawn_bench) {
     weft_async (self) {
         for (self->i = 0; self->i < N; self->i++) {
-            ret_index *t = weft_task_new(cx->rt, ret_index, ret_index_poll);
+            ret_index *t;
+            weft_task_new(&t, cx->rt, ret_index_poll);
             if (!t) die("spawn", -ENOMEM);
             t->i = self->i;
             self->h[self->i] = weft_task_spawn(t);
@@ -107,8 +106,7 @@ typedef struct parked {
     weft_notified_op op;
 } parked;
 
-static weft_poll parked_poll(void *arg, weft_cx *cx) {
-    parked *self = arg;
+weft_async_fn(parked_poll, parked) {
     weft_async (self) {
         weft_await(weft_notified(self->signal, cx, &self->op));
     }
@@ -122,11 +120,11 @@ typedef struct alive_bench {
     uint64_t i;
 } alive_bench;
 
-static weft_poll alive_bench_poll(void *arg, weft_cx *cx) {
-    alive_bench *self = arg;
+weft_async_fn(alive_bench_poll, alive_bench) {
     weft_async (self) {
         for (self->i = 0; self->i < N; self->i++) {
-            parked *p = weft_task_new(cx->rt, parked, parked_poll);
+            parked *p;
+            weft_task_new(&p, cx->rt, parked_poll);
             if (!p) die("alive", -ENOMEM);
             p->signal = &self->signal;
             self->h[self->i] = weft_task_spawn(p);
@@ -167,8 +165,7 @@ typedef struct pinger {
     int first; /* the pinger sends first */
 } pinger;
 
-static weft_poll pinger_poll(void *arg, weft_cx *cx) {
-    pinger *self = arg;
+weft_async_fn(pinger_poll, pinger) {
     weft_async (self) {
         for (self->i = 0; self->i < N; self->i++) {
             if (self->first) {
@@ -191,8 +188,7 @@ typedef struct pair_bench {
     weft_task *a, *b;
 } pair_bench;
 
-static weft_poll pair_bench_poll(void *arg, weft_cx *cx) {
-    pair_bench *self = arg;
+weft_async_fn(pair_bench_poll, pair_bench) {
     weft_async (self) {
         weft_await(weft_join(self->a, cx, NULL));
         weft_await(weft_join(self->b, cx, NULL));
@@ -206,8 +202,10 @@ static void bench_pingpong(weft_rt *rt) {
     if (weft_mpsc_new(&t1, &r1, 1, sizeof(uint64_t), NULL) < 0 ||
         weft_mpsc_new(&t2, &r2, 1, sizeof(uint64_t), NULL) < 0)
         die("pingpong", -ENOMEM);
-    pinger *a = weft_task_new(rt, pinger, pinger_poll);
-    pinger *b = weft_task_new(rt, pinger, pinger_poll);
+    pinger *a;
+    weft_task_new(&a, rt, pinger_poll);
+    pinger *b;
+    weft_task_new(&b, rt, pinger_poll);
     a->tx = t1;
     a->rx = r2;
     a->first = 1;
@@ -235,8 +233,7 @@ typedef struct one_sender {
     uint64_t v;
 } one_sender;
 
-static weft_poll one_sender_poll(void *arg, weft_cx *cx) {
-    one_sender *self = arg;
+weft_async_fn(one_sender_poll, one_sender) {
     weft_async (self) {
         weft_oneshot_send(self->tx, &self->v);
     }
@@ -250,15 +247,15 @@ typedef struct oneshot_bench {
     int st;
 } oneshot_bench;
 
-static weft_poll oneshot_bench_poll(void *arg, weft_cx *cx) {
-    oneshot_bench *self = arg;
+weft_async_fn(oneshot_bench_poll, oneshot_bench) {
     weft_async (self) {
         for (self->i = 0; self->i < N; self->i++) {
             {
                 weft_oneshot_tx *tx;
                 if (weft_oneshot_new(&tx, &self->rx, sizeof(uint64_t), NULL) < 0)
                     die("oneshot", -ENOMEM);
-                one_sender *s = weft_task_new(cx->rt, one_sender, one_sender_poll);
+                one_sender *s;
+                weft_task_new(&s, cx->rt, one_sender_poll);
                 s->tx = tx;
                 s->v = self->i;
                 weft_task_spawn_detached(s);
@@ -272,7 +269,8 @@ static weft_poll oneshot_bench_poll(void *arg, weft_cx *cx) {
 }
 
 static void bench_oneshot(weft_rt *rt) {
-    oneshot_bench *d = weft_task_new(rt, oneshot_bench, oneshot_bench_poll);
+    oneshot_bench *d;
+    weft_task_new(&d, rt, oneshot_bench_poll);
     pair_bench p = {0};
     double t0 = now_s();
     p.a = p.b = weft_task_spawn(d);
@@ -291,8 +289,7 @@ typedef struct producer {
     int st;
 } producer;
 
-static weft_poll producer_poll(void *arg, weft_cx *cx) {
-    producer *self = arg;
+weft_async_fn(producer_poll, producer) {
     weft_async (self) {
         for (self->i = 0; self->i < N; self->i++)
             weft_await(weft_mpsc_send(self->tx, cx, &self->op, &self->i, &self->st));
@@ -308,8 +305,7 @@ typedef struct consumer {
     int st;
 } consumer;
 
-static weft_poll consumer_poll(void *arg, weft_cx *cx) {
-    consumer *self = arg;
+weft_async_fn(consumer_poll, consumer) {
     weft_async (self) {
         for (;;) {
             weft_await(weft_mpsc_recv(self->rx, cx, &self->v, &self->st));
@@ -326,7 +322,8 @@ static void bench_mpsc(weft_rt *rt) {
     if (weft_mpsc_new(&tx, &rx, 1024, sizeof(uint64_t), NULL) < 0) die("mpsc", -ENOMEM);
     double t0 = now_s();
     for (int p = 0; p < 4; p++) {
-        producer *pr = weft_task_new(rt, producer, producer_poll);
+        producer *pr;
+        weft_task_new(&pr, rt, producer_poll);
         pr->tx = p == 0 ? tx : weft_mpsc_tx_clone(tx);
         weft_task_spawn_detached(pr);
     }
@@ -351,8 +348,7 @@ typedef struct mutex_worker {
     uint64_t i;
 } mutex_worker;
 
-static weft_poll mutex_worker_poll(void *arg, weft_cx *cx) {
-    mutex_worker *self = arg;
+weft_async_fn(mutex_worker_poll, mutex_worker) {
     weft_async (self) {
         for (self->i = 0; self->i < N; self->i++) {
             weft_await(weft_mutex_lock(&self->sh->m, cx, &self->g));
@@ -370,11 +366,11 @@ typedef struct mutex_main {
     int i;
 } mutex_main;
 
-static weft_poll mutex_main_poll(void *arg, weft_cx *cx) {
-    mutex_main *self = arg;
+weft_async_fn(mutex_main_poll, mutex_main) {
     weft_async (self) {
         for (self->i = 0; self->i < 4; self->i++) {
-            mutex_worker *w = weft_task_new(cx->rt, mutex_worker, mutex_worker_poll);
+            mutex_worker *w;
+            weft_task_new(&w, cx->rt, mutex_worker_poll);
             if (!w) die("mutex", -ENOMEM);
             w->sh = self->sh;
             self->h[self->i] = weft_task_spawn(w);
@@ -407,8 +403,7 @@ typedef struct bc_receiver {
     int st;
 } bc_receiver;
 
-static weft_poll bc_receiver_poll(void *arg, weft_cx *cx) {
-    bc_receiver *self = arg;
+weft_async_fn(bc_receiver_poll, bc_receiver) {
     weft_async (self) {
         for (;;) {
             weft_await(weft_broadcast_recv(self->rx, cx, &self->v, &self->st, &self->missed));
@@ -433,11 +428,11 @@ typedef struct bc_main {
     int k;
 } bc_main;
 
-static weft_poll bc_main_poll(void *arg, weft_cx *cx) {
-    bc_main *self = arg;
+weft_async_fn(bc_main_poll, bc_main) {
     weft_async (self) {
         for (self->k = 0; self->k < BC_RX; self->k++) {
-            bc_receiver *r = weft_task_new(cx->rt, bc_receiver, bc_receiver_poll);
+            bc_receiver *r;
+            weft_task_new(&r, cx->rt, bc_receiver_poll);
             if (!r) die("broadcast", -ENOMEM);
             r->rx = weft_broadcast_subscribe(self->tx);
             if (!r->rx) die("broadcast", -ENOMEM);
@@ -489,8 +484,7 @@ typedef struct w_receiver {
     int st;
 } w_receiver;
 
-static weft_poll w_receiver_poll(void *arg, weft_cx *cx) {
-    w_receiver *self = arg;
+weft_async_fn(w_receiver_poll, w_receiver) {
     weft_async (self) {
         for (;;) {
             weft_await(weft_watch_changed(self->rx, cx, &self->st));
@@ -511,11 +505,11 @@ typedef struct w_main {
     int k;
 } w_main;
 
-static weft_poll w_main_poll(void *arg, weft_cx *cx) {
-    w_main *self = arg;
+weft_async_fn(w_main_poll, w_main) {
     weft_async (self) {
         for (self->k = 0; self->k < WATCH_RX; self->k++) {
-            w_receiver *r = weft_task_new(cx->rt, w_receiver, w_receiver_poll);
+            w_receiver *r;
+            weft_task_new(&r, cx->rt, w_receiver_poll);
             if (!r) die("watch", -ENOMEM);
             r->rx = self->k == 0 ? self->rx0 : weft_watch_subscribe(self->tx);
             if (!r->rx) die("watch", -ENOMEM);
@@ -555,8 +549,7 @@ typedef struct sleeper {
     weft_sleep_op sl;
 } sleeper;
 
-static weft_poll sleeper_poll(void *arg, weft_cx *cx) {
-    sleeper *self = arg;
+weft_async_fn(sleeper_poll, sleeper) {
     weft_async (self) {
         weft_await(weft_sleep(&self->sl, cx, self->ms));
     }
@@ -569,14 +562,14 @@ typedef struct timers_bench {
     uint64_t i, x;
 } timers_bench;
 
-static weft_poll timers_bench_poll(void *arg, weft_cx *cx) {
-    timers_bench *self = arg;
+weft_async_fn(timers_bench_poll, timers_bench) {
     weft_async (self) {
         for (self->i = 0; self->i < N; self->i++) {
             self->x ^= self->x << 13;
             self->x ^= self->x >> 7;
             self->x ^= self->x << 17;
-            sleeper *s = weft_task_new(cx->rt, sleeper, sleeper_poll);
+            sleeper *s;
+            weft_task_new(&s, cx->rt, sleeper_poll);
             if (!s) die("timers", -ENOMEM);
             s->ms = 1 + self->x % 1000;
             self->h[self->i] = weft_task_spawn(s);
@@ -607,8 +600,7 @@ typedef struct echo_conn {
     weft_write_op wr;
 } echo_conn;
 
-static weft_poll echo_conn_poll(void *arg, weft_cx *cx) {
-    echo_conn *self = arg;
+weft_async_fn(echo_conn_poll, echo_conn) {
     weft_async (self) {
         for (;;) {
             weft_await(weft_tcp_read(self->sock, cx, self->buf, sizeof self->buf, &self->n));
@@ -649,8 +641,7 @@ static size_t http_take_requests(http_conn *c) {
     return reqs;
 }
 
-static weft_poll http_conn_poll(void *arg, weft_cx *cx) {
-    http_conn *self = arg;
+weft_async_fn(http_conn_poll, http_conn) {
     weft_async (self) {
         for (;;) {
             if (self->have == sizeof self->buf) break; /* request too large */
@@ -686,15 +677,15 @@ typedef struct acceptor {
     int st;
 } acceptor;
 
-static weft_poll acceptor_poll(void *arg, weft_cx *cx) {
-    acceptor *self = arg;
+weft_async_fn(acceptor_poll, acceptor) {
     weft_async (self) {
         for (;;) {
             weft_await(weft_tcp_accept(self->l, cx, &self->sock, NULL, &self->st));
             if (self->st < 0) continue;
             weft_tcp_set_nodelay(self->sock, 1);
             if (self->http) {
-                http_conn *c = weft_task_new(cx->rt, http_conn, http_conn_poll);
+                http_conn *c;
+                weft_task_new(&c, cx->rt, http_conn_poll);
                 if (!c) {
                     weft_tcp_close(self->sock);
                     continue;
@@ -702,7 +693,8 @@ static weft_poll acceptor_poll(void *arg, weft_cx *cx) {
                 c->sock = self->sock;
                 weft_task_spawn_detached(c);
             } else {
-                echo_conn *c = weft_task_new(cx->rt, echo_conn, echo_conn_poll);
+                echo_conn *c;
+                weft_task_new(&c, cx->rt, echo_conn_poll);
                 if (!c) {
                     weft_tcp_close(self->sock);
                     continue;

@@ -21,8 +21,7 @@ typedef struct conn {
     weft_write_op wr;
 } conn;
 
-static weft_poll conn_poll(void *arg, weft_cx *cx) {
-    conn *self = arg;
+weft_async_fn(conn_poll, conn) {
     weft_async (self) {
         for (;;) {
             weft_await(weft_tcp_read(self->sock, cx, self->buf, sizeof self->buf, &self->n));
@@ -47,8 +46,7 @@ typedef struct server {
     weft_task *last;
 } server;
 
-static weft_poll server_poll(void *arg, weft_cx *cx) {
-    server *self = arg;
+weft_async_fn(server_poll, server) {
     weft_async (self) {
         for (;;) {
             weft_await(weft_tcp_accept(self->l, cx, &self->sock, &self->peer, &self->status));
@@ -57,7 +55,8 @@ static weft_poll server_poll(void *arg, weft_cx *cx) {
                 continue; /* e.g. out of descriptors: keep serving the others */
             }
             weft_tcp_set_nodelay(self->sock, 1);
-            conn *c = weft_task_new(cx->rt, conn, conn_poll);
+            conn *c;
+            weft_task_new(&c, cx->rt, conn_poll);
             if (!c) {
                 weft_tcp_close(self->sock);
                 continue;

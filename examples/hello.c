@@ -14,8 +14,7 @@ typedef struct square {
     int out; /* output: read through the join handle */
 } square;
 
-static weft_poll square_poll(void *arg, weft_cx *cx) {
-    square *self = arg;
+weft_async_fn(square_poll, square) {
     weft_async (self) {
         weft_yield(); /* let the others start: tasks interleave */
         self->out = self->in * self->in;
@@ -30,11 +29,11 @@ typedef struct hello {
     long sum;
 } hello;
 
-static weft_poll hello_poll(void *arg, weft_cx *cx) {
-    hello *self = arg;
+weft_async_fn(hello_poll, hello) {
     weft_async (self) {
         for (self->i = 0; self->i < 10; self->i++) {
-            square *sq = weft_task_new(cx->rt, square, square_poll);
+            square *sq;
+            weft_task_new(&sq, cx->rt, square_poll);
             if (!sq) weft_return;
             sq->in = self->i + 1;
             self->tasks[self->i] = weft_task_spawn(sq);

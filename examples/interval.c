@@ -15,8 +15,7 @@ typedef struct ticker {
     weft_instant when, start;
 } ticker;
 
-static weft_poll ticker_poll(void *arg, weft_cx *cx) {
-    ticker *self = arg;
+weft_async_fn(ticker_poll, ticker) {
     weft_async (self) {
         for (self->n = 0; self->n < self->ticks; self->n++) {
             weft_await(weft_interval_tick(&self->iv, cx, &self->when));

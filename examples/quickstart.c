@@ -4,8 +4,7 @@
 
 typedef struct { weft_frame fr; int in, out; } square;
 
-static weft_poll square_poll(void *arg, weft_cx *cx) {
-    square *self = arg;
+weft_async_fn(square_poll, square) {
     weft_async (self) {
         self->out = self->in * self->in;
     }
@@ -14,11 +13,11 @@ static weft_poll square_poll(void *arg, weft_cx *cx) {
 
 typedef struct { weft_frame fr; weft_task *t; weft_sleep_op sl; int status; } main_fut;
 
-static weft_poll main_poll(void *arg, weft_cx *cx) {
-    main_fut *self = arg;
+weft_async_fn(main_poll, main_fut) {
     weft_async (self) {
         {   /* locals do not live across an await: keep them in a block */
-            square *sq = weft_task_new(cx->rt, square, square_poll); /* reserve a task */
+            square *sq;
+            weft_task_new(&sq, cx->rt, square_poll); /* reserve a task */
             if (!sq) weft_return;
             sq->in = 7;
             self->t = weft_task_spawn(sq);                            /* schedule it */

@@ -16,8 +16,7 @@ typedef struct worker {
     weft_sleep_op sl;
 } worker;
 
-static weft_poll worker_poll(void *arg, weft_cx *cx) {
-    worker *self = arg;
+weft_async_fn(worker_poll, worker) {
     weft_async (self) {
         weft_await(weft_sleep(&self->sl, cx, 300));
         {
@@ -39,13 +38,13 @@ typedef struct main_fut {
     weft_instant t0;
 } main_fut;
 
-static weft_poll main_poll(void *arg, weft_cx *cx) {
-    main_fut *self = arg;
+weft_async_fn(main_poll, main_fut) {
     weft_async (self) {
         {
             weft_oneshot_tx *tx;
             if (weft_oneshot_new(&tx, &self->rx, sizeof(int), NULL) < 0) weft_return;
-            worker *w = weft_task_new(cx->rt, worker, worker_poll);
+            worker *w;
+            weft_task_new(&w, cx->rt, worker_poll);
             if (!w) {
                 weft_oneshot_tx_drop(tx);
                 weft_return;

@@ -25,8 +25,7 @@ typedef struct job {
     weft_sleep_op sl;
 } job;
 
-static weft_poll job_poll(void *arg, weft_cx *cx) {
-    job *self = arg;
+weft_async_fn(job_poll, job) {
     weft_async (self) {
         weft_await(weft_semaphore_acquire(&self->sh->limit, cx, &self->permit, NULL));
         self->sh->running++; /* one thread: plain counters are fine here */
@@ -51,8 +50,7 @@ typedef struct watchdog {
     weft_cancelled_op op;
 } watchdog;
 
-static weft_poll watchdog_poll(void *arg, weft_cx *cx) {
-    watchdog *self = arg;
+weft_async_fn(watchdog_poll, watchdog) {
     weft_async (self) {
         weft_await(weft_cancel_token_cancelled(self->stop, cx, &self->op));
         printf("watchdog: told to stop\n");
@@ -71,17 +69,18 @@ typedef struct main_fut {
     int i;
 } main_fut;
 
-static weft_poll main_poll(void *arg, weft_cx *cx) {
-    main_fut *self = arg;
+weft_async_fn(main_poll, main_fut) {
     weft_async (self) {
         {
-            watchdog *d = weft_task_new(cx->rt, watchdog, watchdog_poll);
+            watchdog *d;
+            weft_task_new(&d, cx->rt, watchdog_poll);
             if (!d) weft_return;
             d->stop = weft_cancel_token_clone(self->stop);
             self->dog = weft_task_spawn(d);
         }
         for (self->i = 0; self->i < self->jobs; self->i++) {
-            job *j = weft_task_new(cx->rt, job, job_poll);
+            job *j;
+            weft_task_new(&j, cx->rt, job_poll);
             if (!j) weft_return;
             j->sh = self->sh;
             j->n = self->i + 1;

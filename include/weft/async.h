@@ -12,20 +12,20 @@
  *         weft_frame fr;              // must be the first member, named fr
  *         weft_tcp *sock;             // argument
  *         char buf[4096];
- *         ssize_t n;                  // bytes read, or a negative errno
+ *         int rc;                     // bytes read or written, or a negative errno
  *         weft_write_op wr;
  *     } echo_conn;
  *
- *     static weft_poll echo_conn_poll(void *arg, weft_cx *cx) {
- *         echo_conn *self = arg;
+ *     weft_async_fn(echo_conn_poll, echo_conn) {
  *         weft_async (self) {
  *             for (;;) {
  *                 weft_await(weft_tcp_read(self->sock, cx, self->buf,
- *                                          sizeof self->buf, &self->n));
- *                 if (self->n <= 0) break;
+ *                                          sizeof self->buf, &self->rc));
+ *                 if (self->rc <= 0) break;
  *                 weft_await(weft_tcp_write_all(self->sock, cx, &self->wr,
- *                                               self->buf, (size_t)self->n));
- *                 if (self->wr.err) break;
+ *                                               self->buf, (size_t)self->rc,
+ *                                               &self->rc));
+ *                 if (self->rc < 0) break;
  *             }
  *         weft_finally:
  *             weft_tcp_close(self->sock);
@@ -60,21 +60,28 @@
  * word; it costs one store per suspension and makes the async backtrace of
  * every task printable at any time (weft_rt_dump).
  *
- * The rules.  The macros enforce what they can; the rest is on you.
- *   1. The frame struct's first member is `weft_frame fr`, and the poll
- *      function's context parameter is named `cx`.  One weft_async per
- *      function.
+ * The rules.  Each is enforced where a macro can enforce it, and each check
+ * has a compile-fail or death test (tests/async/).
+ *   1. The frame struct's first member is `weft_frame fr`; the poll function
+ *      is declared with weft_async_fn (which names its parameters self and
+ *      cx); one weft_async per function.  Compile errors: a frame without fr,
+ *      fr not first (a static assertion in weft_async_fn), a context not
+ *      named cx, a second weft_async (duplicate labels).
  *   2. Local variables do not survive an await: keep in the frame whatever
- *      must.  (gcc's -Wjump-misses-init flags many mistakes; weft builds
- *      with it.)
+ *      must.  gcc catches a local declared in the body and used across an
+ *      await with -Wjump-misses-init (add `pkg-config --variable=gcc_warnings
+ *      weft` to your gcc flags; clang has no equivalent warning).
  *   3. No await inside a `switch` statement (the await's resume label would
  *      belong to your switch).  Detected when the frame resumes: the process
  *      aborts with the file and line of the offending await.
  *   4. No await inside weft_finally: cleanup cannot wait.  Detected in debug
  *      builds (abort with the location).
- *   5. Leave the body by falling off its end or with weft_return; never with
- *      `return`, or `break`/`continue` at the body's top level (that would
- *      skip the finally section).
+ *   5. Leave the body by falling off its end, with weft_return, or with
+ *      `break`/`continue` at its top level (all three finish the frame like
+ *      weft_return: the finally section runs).  Never with `return` or a
+ *      goto out of the body, which would skip the finally section: debug
+ *      builds (without NDEBUG, with gcc or clang) abort with the location of
+ *      the weft_async when the poll function is left that way.
  *   6. The awaited expression must pass cx through to the operation and have
  *      no other side effect: it is evaluated on every resume and once more,
  *      with cx == NULL, on cancellation.
@@ -82,6 +89,9 @@
  *      case value).
  *   8. Polling a frame again after it returned WEFT_READY is a bug; debug
  *      builds abort.  To run a child again, re-initialise it first.
+ *   9. A task or block_on frame has the type its poll function was declared
+ *      for: weft_task_new, weft_block_on and weft_future_of refuse any other
+ *      at compile time.
  */
 #ifndef WEFT_ASYNC_H
 #define WEFT_ASYNC_H
@@ -119,38 +129,147 @@ typedef struct weft_frame {
     const weft_site *site;
 } weft_frame;
 
+/* ---- declaring an async function -------------------------------------- */
+
+/*
+ * weft_async_fn(name, type) { body }: define the poll function of frame type
+ * `type`, typed on its frame:
+ *
+ *     weft_async_fn(echo_conn_poll, echo_conn) {
+ *         weft_async (self) { ... }
+ *         return WEFT_READY;
+ *     }
+ *
+ * defines `static weft_poll name(type *self, weft_cx *cx)` (the parameters
+ * are always named self and cx), so awaiting it as a child,
+ * `weft_await(echo_conn_poll(&self->conn, cx))`, is type-checked by the
+ * compiler.  It also defines the two things the runtime needs to run it as a
+ * task without a cast: `name_frame` (a typedef of the frame type) and
+ * `name_erased` (a weft_poll_fn that calls it).  weft_task_new, weft_block_on
+ * and weft_future_of take the name and refuse, at compile time, a frame of
+ * any other type.  Calling a `type *` function through a `void *` function
+ * pointer would be undefined behaviour (and trap under control-flow
+ * integrity checks); the erased wrapper is a real function of the right type,
+ * and the compiler turns it into a jump.
+ *
+ * weft_async_fn_decl(name, type) declares the same set with external linkage
+ * (in a header), and weft_async_fn_extern(name, type) defines it, for an
+ * async function used from other files.
+ */
+#define weft_async_fn(name, type)                                              \
+    static weft_poll name(type *self, weft_cx *cx);                            \
+    typedef type name##_frame;                                                 \
+    WEFT__FR_FIRST(type);                                                      \
+    static inline weft_poll name##_erased(void *self, weft_cx *cx) {           \
+        return name((type *)self, cx);                                         \
+    }                                                                          \
+    static weft_poll name(type *self, weft_cx *cx)
+
+#define weft_async_fn_decl(name, type)                                         \
+    weft_poll name(type *self, weft_cx *cx);                                   \
+    typedef type name##_frame;                                                 \
+    WEFT__FR_FIRST(type);                                                      \
+    weft_poll name##_erased(void *self, weft_cx *cx)
+
+#define weft_async_fn_extern(name, type)                                       \
+    weft_poll name##_erased(void *self, weft_cx *cx) {                         \
+        return name((type *)self, cx);                                         \
+    }                                                                          \
+    weft_poll name(type *self, weft_cx *cx)
+
+/*
+ * weft_future_of(name, frame): the type-erased future {name_erased, frame}
+ * of an async function declared with weft_async_fn (a compile error unless
+ * frame is a pointer to name's frame type).
+ */
+#define weft_future_of(name, frame)                                            \
+    ((weft_future){name##_erased, WEFT__FRAME_PTR(name, frame)})
+
+/* Rule 1, at file scope: the frame type starts with its weft_frame fr. */
+#define WEFT__FR_FIRST(type)                                                   \
+    _Static_assert(offsetof(type, fr) == 0,                                    \
+                   "an async frame's first member must be `weft_frame fr`")
+
+/* frame, if it is a name_frame pointer; a compile error otherwise. */
+#define WEFT__FRAME_PTR(name, frame) _Generic((frame), name##_frame *: (frame))
+
 /* ---- the macros -------------------------------------------------------- */
 
-/* Begin the body of an async function whose frame is *self. */
+/*
+ * Debug builds check that the body is not left with a plain `return`
+ * (rule 5): the body's bookkeeping has a cleanup function (a GNU extension,
+ * which gcc and clang both have; it is the only way C offers to run code when
+ * a scope is left by `return`), and every legitimate way out - completion and
+ * suspension at an await - clears weft__b.fr first.  Release builds
+ * (NDEBUG) have neither the cleanup nor the extra stores.
+ */
+#if !defined(NDEBUG) && defined(__GNUC__)
+#define WEFT__EXIT_CHECKED 1
+#else
+#define WEFT__EXIT_CHECKED 0
+#endif
+
+#if WEFT__EXIT_CHECKED
+#define WEFT__EXIT_CHECK __attribute__((cleanup(weft__body_exit)))
+#define WEFT__BODY_INIT(self) {&(self)->fr, 0, __FILE__, __func__, __LINE__}
+#define WEFT__SUSPENDING() (weft__b.fr = NULL)
+#else
+#define WEFT__EXIT_CHECK
+#define WEFT__BODY_INIT(self) {&(self)->fr, 0}
+#define WEFT__SUSPENDING() ((void)0)
+#endif
+
+/*
+ * The body's bookkeeping, a local of the poll function: the frame, whether
+ * the body has ended (see weft_async), and in debug builds where the body
+ * is, for the check that it is not left with `return`.
+ */
+typedef struct weft__body {
+    weft_frame *fr; /* NULL once the body has completed or suspended */
+    int end;
+#if WEFT__EXIT_CHECKED
+    const char *file, *func;
+    int line;
+#endif
+} weft__body;
+
+/*
+ * Begin the body of an async function whose frame is *self.
+ *
+ * How the body ends.  The body sits in a loop that runs it at most twice:
+ * falling off its end, and `break` or `continue` at its top level, all reach
+ * the loop's second pass, which finishes the frame the way weft_return does
+ * (the finally section runs if it has not yet).  So none of the three can
+ * skip weft_finally.  A `return` inside the body still could; debug builds
+ * catch it when the poll function returns (see WEFT__EXIT_CHECKED).
+ */
 #define weft_async(self)                                                       \
-    for (weft_frame *weft__fr = &(self)->fr; weft__fr != NULL;                 \
-         weft__fr = weft__frame_done(weft__fr))                                \
-        if (0) {                                                               \
-        weft__cancel_point:                                                    \
-            weft__fr->site = &weft__site_cancel;                               \
-            goto weft__dispatch;                                               \
-        weft__return_point:                                                    \
-            if (weft__frame_in_finally(weft__fr)) {                            \
-                weft__fr = weft__frame_done(weft__fr);                         \
+    for (weft__body weft__b WEFT__EXIT_CHECK = WEFT__BODY_INIT(self);           \
+         weft__b.fr != NULL; weft__b.fr = weft__frame_done(weft__b.fr))        \
+        for (weft__b.end = 0; weft__b.end < 2; weft__b.end++)                  \
+            if (weft__b.end) {                                                 \
+                goto weft__return_point;                                       \
+            } else if (0) {                                                    \
+            weft__cancel_point:                                                \
+                weft__fr->site = &weft__site_cancel;                           \
+                goto weft__dispatch;                                           \
+            weft__return_point:                                                \
+                if (weft__frame_in_finally(weft__fr)) break;                   \
+                weft__fr->site = &weft__site_fin;                              \
+                goto weft__dispatch;                                           \
+            weft__skip_point:                                                  \
+                weft__frame_skip(weft__fr);                                    \
                 break;                                                         \
-            }                                                                  \
-            weft__fr->site = &weft__site_fin;                                  \
-            goto weft__dispatch;                                               \
-        weft__skip_point:                                                      \
-            weft__frame_skip(weft__fr);                                        \
-            weft__fr = weft__frame_done(weft__fr);                             \
-            break;                                                             \
-            /* not reached; names the labels so unused ones do not warn */     \
-            goto weft__cancel_point;                                           \
-            goto weft__return_point;                                           \
-        } else                                                                 \
-        weft__dispatch:                                                        \
-            switch (weft__frame_line(weft__fr, cx))                            \
-            case 0:                                                            \
-                if (0) {                                                       \
-                default:                                                       \
-                    goto weft__skip_point;                                     \
-                } else
+                /* not reached; names the labels so unused ones do not warn */ \
+                goto weft__cancel_point;                                       \
+            } else                                                             \
+            weft__dispatch:                                                    \
+                switch (weft__frame_line(weft__fr, cx))                        \
+                case 0:                                                        \
+                    if (0) {                                                   \
+                    default:                                                   \
+                        goto weft__skip_point;                                 \
+                    } else
 
 /* Await a poll expression (see the header comment). */
 #define weft_await(expr)                                                       \
@@ -169,6 +288,7 @@ typedef struct weft_frame {
         if ((expr) == WEFT_PENDING) {                                          \
             if (cx->parked) weft__site_child(&weft__site_, weft__fr, cx->parked); \
             cx->parked = weft__fr;                                             \
+            WEFT__SUSPENDING();                                                \
             return WEFT_PENDING;                                               \
         }                                                                      \
     } while (0)
@@ -185,6 +305,7 @@ typedef struct weft_frame {
         weft__fr->site = &weft__site_;                                         \
         weft_waker_wake_by_ref(cx->waker);                                     \
         cx->parked = weft__fr;                                                 \
+        WEFT__SUSPENDING();                                                    \
         return WEFT_PENDING;                                                   \
     case __LINE__:                                                             \
         if (cx == NULL) goto weft__cancel_point;                               \
@@ -229,6 +350,9 @@ void weft_frame_dump(const weft_frame *fr, FILE *out);
 #define WEFT__CAT_(a, b) a##b
 #define WEFT__CAT(a, b) WEFT__CAT_(a, b)
 
+/* The frame of the body being written (inside weft_async). */
+#define weft__fr (weft__b.fr)
+
 #define WEFT__LINE_FIN (-1)  /* dispatch value of the finally section */
 #define WEFT__LINE_DONE (-2) /* dispatch value of a completed frame */
 
@@ -238,6 +362,8 @@ extern const weft_site weft__site_done;   /* completed */
 
 /* Report a broken rule at site s and abort: these are bugs, not bad input. */
 void weft__frame_panic(const weft_site *s, const char *what);
+/* The same for a broken rule found at the body's weft_async. */
+void weft__body_panic(const char *file, int line, const char *func, const char *what);
 
 static inline int weft__frame_in_finally(const weft_frame *fr) {
     return fr->site == &weft__site_fin || fr->site == &weft__site_cancel;
@@ -296,6 +422,17 @@ static inline void *weft_frame_child(const weft_frame *fr) {
     intptr_t off = atomic_load_explicit(&((weft_site *)s)->child, memory_order_relaxed);
     return off == 0 || off == WEFT__CHILD_VARIES ? NULL : (char *)fr + off;
 }
+
+#if WEFT__EXIT_CHECKED
+/* The body is being left: legitimately only with weft__b.fr cleared. */
+static inline void weft__body_exit(weft__body *b) {
+    if (b->fr != NULL)
+        weft__body_panic(b->file, b->line, b->func,
+                         "`return` (or goto) out of a weft_async body skips its "
+                         "weft_finally section and leaves the frame unfinished; "
+                         "use weft_return");
+}
+#endif
 
 #ifndef NDEBUG
 #define WEFT__CHECK_AWAIT(fr, site)                                            \

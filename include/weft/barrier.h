@@ -6,8 +6,8 @@
  *   - weft_barrier_init(b, n) makes a barrier for n parties (n >= 1).
  *   - Each weft_barrier_wait is one arrival.  The first n - 1 arrivals of a
  *     generation wait; the n-th completes the generation: it returns READY at
- *     once with *is_leader = 1, and every waiter of that generation is
- *     released (READY with *is_leader = 0 when next polled).  Exactly one
+ *     once with *res = 1, and every waiter of that generation is
+ *     released (READY with *res = 0 when next polled).  Exactly one
  *     wait per generation is the leader.
  *   - The barrier then starts the next generation at once: it is reusable,
  *     and an arrival after the n-th (even one racing with the release of the
@@ -65,13 +65,13 @@ int weft_barrier_init(weft_barrier *b, unsigned n);
 
 /*
  * Arrive and wait for the generation to complete.  Poll expression: READY
- * once n waits have arrived in this wait's generation; *is_leader (may be
+ * once n waits have arrived in this wait's generation; *res (may be
  * NULL) is then 1 for the one wait whose arrival completed it, 0 for the
  * others.  op stays in place while pending and is idle again after READY
  * (the next poll is a new arrival).  cx == NULL cancels (see above).
  */
 weft_poll weft_barrier_wait(weft_barrier *b, weft_cx *cx, weft_barrier_wait_op *op,
-                            int *is_leader);
+                            int *res);
 
 #ifdef __cplusplus
 }

@@ -117,17 +117,19 @@ void weft_broadcast_tx_drop(weft_broadcast_tx *tx);
 int weft_broadcast_send(weft_broadcast_tx *tx, const void *value);
 
 /*
- * A new receiver that sees the values sent after this call.  NULL on
- * ENOMEM (or tx NULL).  Release it with weft_broadcast_rx_drop.  Any thread.
+ * A new receiver, in *out, that sees the values sent after this call.  0, or
+ * -ENOMEM or -EINVAL (tx NULL) with *out NULL.  Release it with
+ * weft_broadcast_rx_drop.  Any thread.
  */
-weft_broadcast_rx *weft_broadcast_subscribe(weft_broadcast_tx *tx);
+int weft_broadcast_subscribe(weft_broadcast_rx **out, weft_broadcast_tx *tx);
 
 /*
  * A new receiver of rx's channel, starting at the newest position (like
  * weft_broadcast_subscribe), not at rx's position.  Works after the channel
- * closed (the new receiver then gets -EPIPE).  NULL on ENOMEM (or rx NULL).
+ * closed (the new receiver then gets -EPIPE).  0 and the receiver in *out, or
+ * -ENOMEM or -EINVAL (rx NULL) with *out NULL.
  */
-weft_broadcast_rx *weft_broadcast_rx_resubscribe(weft_broadcast_rx *rx);
+int weft_broadcast_rx_resubscribe(weft_broadcast_rx **out, weft_broadcast_rx *rx);
 
 /* Receivers alive now.  Any thread. */
 size_t weft_broadcast_receiver_count(weft_broadcast_tx *tx);
@@ -138,7 +140,7 @@ size_t weft_broadcast_len(weft_broadcast_rx *rx);
 
 /*
  * Receive the next value into *out (elem_size bytes; made by clone_elem
- * when given; the caller owns it).  Poll expression: READY with *status
+ * when given; the caller owns it).  Poll expression: READY with *res
  *   0:          the next value is in *out;
  *   -EOVERFLOW: the receiver lagged: *missed (may be NULL) gets how many
  *               values it missed, *out is untouched, and the receiver now
@@ -151,8 +153,8 @@ size_t weft_broadcast_len(weft_broadcast_rx *rx);
  * by the next send or by the last sender's drop.  cx == NULL cancels
  * (cancel-safe: see above).  One task per receiver at a time.
  */
-weft_poll weft_broadcast_recv(weft_broadcast_rx *rx, weft_cx *cx, void *out, int *status,
-                              uint64_t *missed);
+weft_poll weft_broadcast_recv(weft_broadcast_rx *rx, weft_cx *cx, void *out, uint64_t *missed,
+                              int *res);
 
 /*
  * Receive without waiting: 0 (value in *out), -EAGAIN (nothing yet),

@@ -62,18 +62,19 @@ typedef struct weft_cancelled_op {
 } weft_cancelled_op;
 
 /*
- * A new token, not cancelled, the root of its own tree.  The caller owns the
- * returned handle.  NULL when out of memory.  Any thread.
+ * A new token, not cancelled, the root of its own tree, in *out (owned by
+ * the caller).  0, or -ENOMEM with *out NULL.  Any thread.
  */
-weft_cancel_token *weft_cancel_token_new(void);
+int weft_cancel_token_new(weft_cancel_token **out);
 
 /*
  * A new child of parent: cancelled when parent (or any ancestor) is; born
  * cancelled if parent already is.  Cancelling the child does not cancel the
  * parent.  The caller owns the returned handle; parent's handle is not
- * consumed.  NULL when out of memory (or parent is NULL).  Any thread.
+ * consumed.  0 and the child in *out (owned by the caller), or -ENOMEM or
+ * -EINVAL (parent is NULL) with *out NULL.  Any thread.
  */
-weft_cancel_token *weft_cancel_token_child(weft_cancel_token *parent);
+int weft_cancel_token_child(weft_cancel_token **out, weft_cancel_token *parent);
 
 /*
  * Another handle to the same token (returns t; NULL gives NULL).  Release it

@@ -191,12 +191,42 @@ static inline weft_cx weft_cx_manual(weft_waker *w) {
     return cx;
 }
 
-/* ---- errors ------------------------------------------------------------ */
+/* ---- results and errors: one rule for every header ------------------- */
 
 /*
- * weft reports failure as a negative errno value (-ECANCELED, -ETIMEDOUT,
- * -EPIPE, ...).  weft_strerror names one; it accepts the value with either
- * sign and never returns NULL.  Thread-safe.
+ * Every function in weft reports its outcome the same way.
+ *
+ *   1. An awaited operation (a poll expression: it returns weft_poll) that
+ *      can fail delivers its outcome as one int through its LAST parameter,
+ *      `int *res`: a non-negative value on success (a count of bytes, a
+ *      line's length, 1 for a barrier's leader, else 0) or a negative errno
+ *      (-ECONNRESET, -EPIPE, -ETIMEDOUT, -ECANCELED, ...).  res may be NULL
+ *      when the caller does not need it.  *res is written once, when the
+ *      operation returns WEFT_READY; never on WEFT_PENDING, never on drop.
+ *      Other outputs (the value received, the socket accepted, the peer's
+ *      address) come through out-parameters before res and are written only
+ *      on success.  The arguments come in one order: the object operated on,
+ *      cx, the operation's state in the caller's frame (if any), the inputs,
+ *      the outputs, res.
+ *   2. An awaited operation that cannot fail has no res (weft_sleep,
+ *      weft_mutex_lock, weft_notified, weft_cancel_token_cancelled, ...).
+ *   3. A function that completes at once returns an int: 0 or a
+ *      non-negative value on success, or a negative errno (weft_mpsc_try_send,
+ *      weft_tcp_shutdown, ...).
+ *   4. A constructor returns 0 or a negative errno and fills its FIRST
+ *      parameter, an out-pointer (weft_rt_new(&rt, cfg), weft_task_new(rt,
+ *      &frame, poll), weft_mpsc_new(&tx, &rx, ...)); on failure the
+ *      out-pointers are set to NULL.
+ *   5. A function that cannot fail returns its value directly: clones
+ *      (a reference count), ids, counts, predicates, weft_now.
+ *   6. Misuse - a bug in the caller, not bad input: a NULL object, a handle
+ *      used after it was freed, a frame polled after it completed, a
+ *      runtime freed from inside itself - aborts with a message naming it,
+ *      where weft can detect it.  Bad input from outside (a malformed
+ *      address, a peer that resets) is always an error value.
+ *
+ * weft_strerror names an error; it accepts the value with either sign and
+ * never returns NULL.  Thread-safe.
  */
 const char *weft_strerror(int err);
 

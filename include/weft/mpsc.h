@@ -21,7 +21,7 @@
  *     (doubling, starting at 16 slots) as needed, without limit, and is never
  *     shrunk - a burst keeps its memory until the channel is freed.  Sends and
  *     reserves that would need more memory than can be had fail with -ENOMEM.
- *   - The receiver sees the channel closed (status -EPIPE) once every sender
+ *   - The receiver sees the channel closed (result -EPIPE) once every sender
  *     has been dropped (or the receiver closed it), the buffer is drained and
  *     no permit is held - never before: nothing sent is lost.
  *   - A send to a channel whose receiver was dropped or closed fails with
@@ -135,14 +135,14 @@ weft_mpsc_tx *weft_mpsc_tx_clone(weft_mpsc_tx *tx);
 void weft_mpsc_tx_drop(weft_mpsc_tx *tx);
 
 /*
- * Send *value.  Poll expression: READY with *status 0 once the value is in
+ * Send *value.  Poll expression: READY with *res 0 once the value is in
  * the buffer, or -EPIPE (receiver gone or closed; value not taken), or
  * (unbounded only) -ENOMEM.  When op holds a permit the value goes through
  * it (as weft_mpsc_permit_send).  cx == NULL cancels (and releases a permit
  * op holds).
  */
 weft_poll weft_mpsc_send(weft_mpsc_tx *tx, weft_cx *cx, weft_mpsc_send_op *op, const void *value,
-                         int *status);
+                         int *res);
 
 /*
  * Send without waiting: 0, -EAGAIN (full, or others are waiting; never for
@@ -152,7 +152,7 @@ int weft_mpsc_try_send(weft_mpsc_tx *tx, const void *value);
 
 /*
  * Wait for room and set a slot aside for op (Tokio's Sender::reserve).  Poll
- * expression: READY with *status 0 when op holds a slot (a permit), -EPIPE
+ * expression: READY with *res 0 when op holds a slot (a permit), -EPIPE
  * when the receiver is gone or closed, -ENOMEM (unbounded only).  Waiting
  * reserves and sends are served together in FIFO order.  Cancel-safe
  * (cx == NULL): a cancelled reserve holds nothing, and a slot already granted
@@ -162,7 +162,7 @@ int weft_mpsc_try_send(weft_mpsc_tx *tx, const void *value);
  * the frame is cancelled later (see the example at the top).  Reserving with
  * an op that already holds a permit completes at once and keeps that one.
  */
-weft_poll weft_mpsc_reserve(weft_mpsc_tx *tx, weft_cx *cx, weft_mpsc_send_op *op, int *status);
+weft_poll weft_mpsc_reserve(weft_mpsc_tx *tx, weft_cx *cx, weft_mpsc_send_op *op, int *res);
 
 /*
  * Reserve without waiting (Tokio's try_reserve): 0 (op holds a slot; also
@@ -198,10 +198,10 @@ size_t weft_mpsc_capacity(weft_mpsc_tx *tx);
 int weft_mpsc_tx_is_closed(weft_mpsc_tx *tx);
 
 /*
- * Receive into *out.  Poll expression: READY with *status 0 and a value, or
+ * Receive into *out.  Poll expression: READY with *res 0 and a value, or
  * -EPIPE when the channel is closed and drained.  cx == NULL cancels.
  */
-weft_poll weft_mpsc_recv(weft_mpsc_rx *rx, weft_cx *cx, void *out, int *status);
+weft_poll weft_mpsc_recv(weft_mpsc_rx *rx, weft_cx *cx, void *out, int *res);
 
 /* Receive without waiting: 0, -EAGAIN (empty), -EPIPE (closed, drained). */
 int weft_mpsc_try_recv(weft_mpsc_rx *rx, void *out);

@@ -63,13 +63,13 @@ typedef struct weft_once_op {
 void weft_once_cell_init(weft_once_cell *c);
 
 /*
- * Poll expression: READY with *status WEFT_ONCE_SET when the cell is set
+ * Poll expression: READY with *res WEFT_ONCE_SET when the cell is set
  * (read it with weft_once_cell_get), or WEFT_ONCE_INIT when this caller must
  * initialize it (op then holds the role until finish or abandon).
  * cx == NULL cancels (see above).
  */
 weft_poll weft_once_cell_get_or_begin(weft_once_cell *c, weft_cx *cx, weft_once_op *op,
-                                      int *status);
+                                      int *res);
 
 /* Publish value (op must hold the initializer role, else it aborts). */
 void weft_once_cell_finish(weft_once_op *op, void *value);

@@ -5,7 +5,7 @@
  *   - weft_oneshot_send delivers the value, or fails with -EPIPE when the
  *     receiver is gone or closed - and then the value was not taken: the
  *     caller still owns it.  Sending consumes the sender either way.
- *   - The receiver gets the value (status 0), or -EPIPE once the sender was
+ *   - The receiver gets the value (result 0), or -EPIPE once the sender was
  *     dropped without sending.
  *   - weft_oneshot_closed lets a sender wait until nobody wants the value any
  *     more (the receiver closed or dropped) and stop working on it.
@@ -52,11 +52,11 @@ int weft_oneshot_is_closed(const weft_oneshot_tx *tx);
 weft_poll weft_oneshot_closed(weft_oneshot_tx *tx, weft_cx *cx);
 
 /*
- * Receive.  Poll expression: READY with *status 0 and the value in *out, or
- * *status -EPIPE when the sender went away without sending (or the value was
+ * Receive.  Poll expression: READY with *res 0 and the value in *out, or
+ * *res -EPIPE when the sender went away without sending (or the value was
  * already received).  cx == NULL cancels (stops waiting).
  */
-weft_poll weft_oneshot_recv(weft_oneshot_rx *rx, weft_cx *cx, void *out, int *status);
+weft_poll weft_oneshot_recv(weft_oneshot_rx *rx, weft_cx *cx, void *out, int *res);
 
 /* Receive if a value is there: 0, -EAGAIN (not yet), -EPIPE (never will). */
 int weft_oneshot_try_recv(weft_oneshot_rx *rx, void *out);

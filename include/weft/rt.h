@@ -39,6 +39,7 @@
 #include "async.h"
 #include "future.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -78,29 +79,48 @@ int weft_rt_new(weft_rt **out, const weft_rt_config *cfg);
 void weft_rt_free(weft_rt *rt);
 
 /*
- * Drive the future (poll, frame) to completion on this thread, running the
- * runtime's tasks meanwhile.  frame is the caller's and must stay valid and
- * in place until this returns; read its output from it afterwards.
- * Returns 0, -ENOMEM, -EDEADLK when this thread is already inside a
- * runtime, or -EINVAL for NULL arguments.
+ * Drive the async function `poll` (declared with weft_async_fn) on `frame`
+ * to completion on this thread, running the runtime's tasks meanwhile.
+ * frame is the caller's, a pointer to poll's frame type (a compile error
+ * otherwise), and must stay valid and in place until this returns; read its
+ * output from it afterwards.  Returns 0, -ENOMEM, -EDEADLK when this thread
+ * is already inside a runtime.  A NULL rt is misuse (abort).
  */
-int weft_block_on(weft_rt *rt, weft_poll_fn poll, void *frame);
+#define weft_block_on(rt, poll, frame)                                         \
+    weft__block_on((rt), poll##_erased, WEFT__FRAME_PTR(poll, frame))
+
+int weft__block_on(weft_rt *rt, weft_poll_fn poll, void *frame);
 
 /*
- * Reserve a task that will run poll(frame) and return its frame: zeroed
- * memory of `type`, for you to initialise before weft_task_spawn.  The task
- * belongs to rt (inside a task: cx->rt).  NULL with errno ENOMEM, ESHUTDOWN
- * (runtime shutting down) or EINVAL (alignment above 16).  A frame you
- * decide not to spawn must still be spawned or dropped with
- * weft_task_discard.
+ * Reserve a task that will run the async function `poll` (declared with
+ * weft_async_fn) and set *frame to its frame: zeroed memory of poll's frame
+ * type, for you to initialise before weft_task_spawn.  frame must be a
+ * pointer to a pointer to that type (a compile error otherwise).  The task
+ * belongs to rt (inside a task: cx->rt).  Returns 0, or -ENOMEM, or
+ * -ESHUTDOWN (the runtime is shutting down), or -EINVAL (the frame type's
+ * alignment is above 16), with *frame set to NULL.  A frame you decide not
+ * to spawn must be freed with weft_task_discard.
+ *
+ *     echo_conn *c;
+ *     if (weft_task_new(&c, cx->rt, echo_conn_poll) == 0) {
+ *         c->sock = sock;
+ *         weft_task_spawn_detached(c);
+ *     }
  */
-#define weft_task_new(rt, type, poll)                                          \
-    ((type *)weft_task_alloc((rt), sizeof(type), _Alignof(type), (poll),       \
-                             #type " @ " __FILE__ ":" WEFT__STR(__LINE__)))
+#define weft_task_new(frame, rt, poll)                                         \
+    weft__alloc_result(*_Generic((frame), poll##_frame **: (frame)) =          \
+                           weft__task_alloc((rt), sizeof(poll##_frame),        \
+                                            _Alignof(poll##_frame),            \
+                                            poll##_erased,                     \
+                                            #poll " @ " __FILE__               \
+                                            ":" WEFT__STR(__LINE__)))
 
-/* The function behind weft_task_new; site names the spawn site for dumps. */
-void *weft_task_alloc(weft_rt *rt, size_t size, size_t align, weft_poll_fn poll,
-                      const char *site);
+/* The function behind weft_task_new: NULL with errno set on failure; site
+ * names the spawn site for dumps. */
+void *weft__task_alloc(weft_rt *rt, size_t size, size_t align, weft_poll_fn poll,
+                       const char *site);
+
+static inline int weft__alloc_result(const void *p) { return p ? 0 : -errno; }
 
 /*
  * Schedule the task whose frame came from weft_task_new.  Returns its join
@@ -116,11 +136,11 @@ void weft_task_discard(void *frame);
 
 /*
  * Await the task's completion.  Poll expression: READY when it finished;
- * *status (may be NULL) is 0 if it ran to completion or -ECANCELED if it was
+ * *res (may be NULL) is 0 if it ran to completion or -ECANCELED if it was
  * cancelled.  Polling again after READY is READY again.  cx == NULL stops
  * waiting (the task is not affected).  Cancel-safe.
  */
-weft_poll weft_join(weft_task *t, weft_cx *cx, int *status);
+weft_poll weft_join(weft_task *t, weft_cx *cx, int *res);
 
 /* The task's frame (its output), valid while the handle is held. */
 void *weft_task_frame(weft_task *t);

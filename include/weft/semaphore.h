@@ -29,8 +29,8 @@
  * weft_finally; weft_semaphore_release on an op that holds nothing is a
  * no-op, so that is always safe:
  *
- *     weft_await(weft_semaphore_acquire(&sem, cx, &self->permit, &self->status));
- *     if (self->status) weft_return;                 // -EPIPE: closed
+ *     weft_await(weft_semaphore_acquire(&sem, cx, &self->permit, &self->rc));
+ *     if (self->rc < 0) weft_return;                // -EPIPE: closed
  *     weft_await(do_limited_work(...));
  *     weft_finally:
  *         weft_semaphore_release(&self->permit);
@@ -72,7 +72,7 @@ typedef struct weft_acquire_op {
     weft_wait_node node;
     weft_waker *waker;
     weft_semaphore *sem;
-    size_t want;    /* permits asked for (held, once READY with status 0) */
+    size_t want;    /* permits asked for (held, once READY with result 0) */
     size_t needed;  /* while waiting: how many are still missing */
     _Atomic uint32_t state;
 } weft_acquire_op;
@@ -81,7 +81,7 @@ typedef struct weft_acquire_op {
 int weft_semaphore_init(weft_semaphore *s, size_t permits);
 
 /*
- * Acquire n permits.  Poll expression: READY with *status 0 when op holds n
+ * Acquire n permits.  Poll expression: READY with *res 0 when op holds n
  * permits; -EPIPE when the semaphore is (or gets) closed; -EINVAL when n is
  * above WEFT_SEMAPHORE_MAX_PERMITS.  n == 0 completes at once holding
  * nothing.  cx == NULL cancels (see above).  op must hold nothing when the
@@ -89,10 +89,10 @@ int weft_semaphore_init(weft_semaphore *s, size_t permits);
  * aborts the program: release them first).
  */
 weft_poll weft_semaphore_acquire_many(weft_semaphore *s, weft_cx *cx, weft_acquire_op *op,
-                                      size_t n, int *status);
+                                      size_t n, int *res);
 
 /* weft_semaphore_acquire_many with n = 1. */
-weft_poll weft_semaphore_acquire(weft_semaphore *s, weft_cx *cx, weft_acquire_op *op, int *status);
+weft_poll weft_semaphore_acquire(weft_semaphore *s, weft_cx *cx, weft_acquire_op *op, int *res);
 
 /*
  * Take n permits only if that needs no waiting: 0 (op holds them), -EAGAIN

@@ -102,52 +102,54 @@ void weft_interval_reset(weft_interval *iv, weft_rt *rt);
 
 /* ---- timeouts ---------------------------------------------------------- */
 
-/* The state of one timeout: its timer and the outcome. */
+/* The state of one timeout, in the caller's frame (zeroed = idle). */
 typedef struct weft_timeout_op {
     weft_timer timer;
-    int err;       /* after READY: 0, or -ETIMEDOUT when the time ran out */
-    weft_cx *cx;   /* scratch for weft_timeout */
+    weft_cx *cx; /* scratch for weft_timeout */
 } weft_timeout_op;
 
 /*
- * weft_timeout(op, ms, expr): a poll expression that polls expr, giving it ms
- * milliseconds.  For use in weft_await inside an async function:
+ * weft_timeout(op, ms, res, expr): a poll expression that polls expr, giving
+ * it ms milliseconds.  For use in weft_await inside an async function:
  *
- *     weft_await(weft_timeout(&self->to, 5000,
+ *     weft_await(weft_timeout(&self->to, 5000, &self->rc,
  *                             weft_tcp_read(self->sock, cx, buf, len, &self->n)));
- *     if (self->to.err == -ETIMEDOUT) ...
+ *     if (self->rc == -ETIMEDOUT) ...          // else self->n is read's result
  *
- * expr is polled first on every poll, so an operation that completes in the
- * same poll as the deadline passes wins (as Tokio's timeout does).  When the
- * time runs out expr is dropped (evaluated once with cx == NULL, so the
- * operation releases what it held) and op->err is -ETIMEDOUT; otherwise
- * op->err is 0 and expr's own outcome is wherever expr put it.
+ * *res (res may be NULL) is 0 when expr completed in time - expr's own
+ * result is wherever expr put it - or -ETIMEDOUT when the time ran out, in
+ * which case expr was dropped (evaluated once with cx == NULL, so the
+ * operation released what it held).  expr is polled first on every poll, so
+ * an operation that completes in the same poll as the deadline passes wins
+ * (as Tokio's timeout does).  cx == NULL drops expr and the timer.
+ * Cancel-safe exactly when expr is.
  */
-#define weft_timeout(op, ms, expr)                                             \
+#define weft_timeout(op, ms, res, expr)                                        \
     ((cx) == NULL                                                              \
          ? ((void)(expr), weft__timeout_drop(op), WEFT_READY)                  \
      : (expr) == WEFT_READY                                                    \
-         ? weft__timeout_done(op)                                              \
-     : weft__timeout_expired((op), cx, (ms))                                   \
+         ? weft__timeout_done((op), (res))                                     \
+     : weft__timeout_expired((op), cx, (ms), (res))                            \
          ? ((op)->cx = cx, cx = NULL, (void)(expr), cx = (op)->cx, WEFT_READY) \
          : WEFT_PENDING)
 
 /* The same with an absolute deadline on the runtime clock. */
-#define weft_timeout_at(op, deadline, expr)                                    \
+#define weft_timeout_at(op, deadline, res, expr)                               \
     ((cx) == NULL                                                              \
          ? ((void)(expr), weft__timeout_drop(op), WEFT_READY)                  \
      : (expr) == WEFT_READY                                                    \
-         ? weft__timeout_done(op)                                              \
-     : weft__timeout_expired_at((op), cx, (deadline))                          \
+         ? weft__timeout_done((op), (res))                                     \
+     : weft__timeout_expired_at((op), cx, (deadline), (res))                   \
          ? ((op)->cx = cx, cx = NULL, (void)(expr), cx = (op)->cx, WEFT_READY) \
          : WEFT_PENDING)
 
 /*
- * Timeout around a type-erased future f (which the caller owns).  READY with
- * op->err = 0 when f completed, or -ETIMEDOUT after dropping f.  cx == NULL
- * drops both.
+ * Timeout around a type-erased future f (which the caller owns; see
+ * weft_future_of).  READY with *res 0 when f completed, or -ETIMEDOUT after
+ * dropping f.  cx == NULL drops both.
  */
-weft_poll weft_timeout_future(weft_timeout_op *op, weft_cx *cx, uint64_t ms, weft_future f);
+weft_poll weft_timeout_future(weft_timeout_op *op, weft_cx *cx, uint64_t ms, weft_future f,
+                              int *res);
 
 /* ---- the paused clock -------------------------------------------------- */
 
@@ -169,10 +171,10 @@ int weft_time_is_paused(weft_rt *rt);
 
 /* ---- implementation details -------------------------------------------- */
 
-weft_poll weft__timeout_done(weft_timeout_op *op);
+weft_poll weft__timeout_done(weft_timeout_op *op, int *res);
 void weft__timeout_drop(weft_timeout_op *op);
-int weft__timeout_expired(weft_timeout_op *op, weft_cx *cx, uint64_t ms);
-int weft__timeout_expired_at(weft_timeout_op *op, weft_cx *cx, weft_instant deadline);
+int weft__timeout_expired(weft_timeout_op *op, weft_cx *cx, uint64_t ms, int *res);
+int weft__timeout_expired_at(weft_timeout_op *op, weft_cx *cx, weft_instant deadline, int *res);
 
 #ifdef __cplusplus
 }

@@ -12,7 +12,7 @@
  *   - The initial value counts as seen by the first receiver.  A receiver
  *     made by weft_watch_subscribe has seen the value current at that time;
  *     one made by weft_watch_rx_clone has seen what its original has seen.
- *   - weft_watch_changed completes (status 0) as soon as the channel holds a
+ *   - weft_watch_changed completes (result 0) as soon as the channel holds a
  *     version the receiver has not seen, and marks it seen; read the value
  *     with weft_watch_borrow.  Once the sender is dropped and nothing unseen
  *     remains it completes with -EPIPE: an unseen last value is reported
@@ -106,10 +106,10 @@ int weft_watch_send(weft_watch_tx *tx, const void *value);
 void weft_watch_send_replace(weft_watch_tx *tx, const void *value, void *old);
 
 /*
- * A new receiver that has seen the current value; release it with
- * weft_watch_rx_drop.  NULL when out of memory.
+ * A new receiver, in *out, that has seen the current value; release it with
+ * weft_watch_rx_drop.  0, or -ENOMEM with *out NULL.
  */
-weft_watch_rx *weft_watch_subscribe(weft_watch_tx *tx);
+int weft_watch_subscribe(weft_watch_rx **out, weft_watch_tx *tx);
 
 /* How many receivers exist now. */
 size_t weft_watch_receiver_count(weft_watch_tx *tx);
@@ -156,19 +156,19 @@ void weft_watch_mark_changed(weft_watch_rx *rx);
 
 /*
  * Wait for a version this receiver has not seen.  Poll expression: READY
- * with *status 0 when one exists (it is now marked seen; read it with
+ * with *res 0 when one exists (it is now marked seen; read it with
  * weft_watch_borrow), or -EPIPE when the sender is gone and nothing unseen
- * remains.  status may be NULL.  Cancel-safe: cx == NULL cancels, marking
+ * remains.  res may be NULL.  Cancel-safe: cx == NULL cancels, marking
  * nothing seen and leaving no node and no waker.  Never allocates beyond
  * cloning a new waker.
  */
-weft_poll weft_watch_changed(weft_watch_rx *rx, weft_cx *cx, int *status);
+weft_poll weft_watch_changed(weft_watch_rx *rx, weft_cx *cx, int *res);
 
 /*
- * Another receiver that has seen the same version as rx; release it with
- * weft_watch_rx_drop.  NULL when out of memory.
+ * Another receiver, in *out, that has seen the same version as rx; release
+ * it with weft_watch_rx_drop.  0, or -ENOMEM with *out NULL.
  */
-weft_watch_rx *weft_watch_rx_clone(weft_watch_rx *rx);
+int weft_watch_rx_clone(weft_watch_rx **out, weft_watch_rx *rx);
 
 /*
  * Release a receiver (and the waker it keeps).  The last receiver wakes a

@@ -36,3 +36,9 @@ void weft_frame_dump(const weft_frame *fr, FILE *out) {
         fr = weft_frame_child(fr);
     }
 }
+
+void weft__body_panic(const char *file, int line, const char *func, const char *what) {
+    fprintf(stderr, "weft: %s:%d in %s: %s\n", file, line, func, what);
+    fflush(stderr);
+    abort();
+}

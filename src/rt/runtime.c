@@ -446,8 +446,7 @@ typedef struct block_root {
     int is_frame; /* the future is an async frame (for dumps) */
 } block_root;
 
-static weft_poll block_root_poll(void *arg, weft_cx *cx) {
-    block_root *self = arg;
+weft_async_fn(block_root_poll, block_root) {
     if (cx == NULL) return self->poll(self->frame, NULL);
     cx->parked = NULL;
     weft_poll r = self->poll(self->frame, cx);
@@ -456,11 +455,15 @@ static weft_poll block_root_poll(void *arg, weft_cx *cx) {
     return r;
 }
 
-int weft_block_on(weft_rt *rt, weft_poll_fn poll, void *frame) {
-    if (!rt || !poll) return -EINVAL;
+int weft__block_on(weft_rt *rt, weft_poll_fn poll, void *frame) {
+    if (!rt || !poll) {
+        fprintf(stderr, "weft: weft_block_on with a NULL runtime or poll function\n");
+        abort();
+    }
     if (weft__tls_rt || rt->driving) return -EDEADLK;
-    block_root *root = weft_task_new(rt, block_root, block_root_poll);
-    if (!root) return -errno;
+    block_root *root;
+    int rc = weft_task_new(&root, rt, block_root_poll);
+    if (rc < 0) return rc;
     root->poll = poll;
     root->frame = frame;
     weft_task *jt = weft_task_spawn(root);
@@ -506,7 +509,7 @@ static void dump_task(void *slot, void *arg) {
             (s & TASK_CANCELLED) ? " cancelling" : "",
             (s & TASK_JOIN_INTEREST) ? "" : " detached", s / TASK_REF_ONE, t->site);
     if (s & TASK_RUNNING) return; /* its frame is in use */
-    if (t->poll == block_root_poll) {
+    if (t->poll == block_root_poll_erased) {
         block_root *r = weft__task_frame(t);
         fprintf(out, "  in weft_block_on\n");
         if (r->is_frame) weft_frame_dump(r->frame, out);

@@ -104,8 +104,8 @@ const weft_waker_vtable weft__task_waker_vtable = {
 
 /* ---- creation ---------------------------------------------------------- */
 
-void *weft_task_alloc(weft_rt *rt, size_t size, size_t align, weft_poll_fn poll,
-                      const char *site) {
+void *weft__task_alloc(weft_rt *rt, size_t size, size_t align, weft_poll_fn poll,
+                       const char *site) {
     if (!rt || !poll || align > 16 || (align & (align - 1))) {
         errno = EINVAL;
         return NULL;

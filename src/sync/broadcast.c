@@ -204,12 +204,14 @@ static brx *new_rx_at_tail(bchan *c) {
     return r;
 }
 
-weft_broadcast_rx *weft_broadcast_subscribe(weft_broadcast_tx *tx) {
-    return tx ? new_rx_at_tail((bchan *)tx) : NULL;
+int weft_broadcast_subscribe(weft_broadcast_rx **out, weft_broadcast_tx *tx) {
+    *out = tx ? new_rx_at_tail((bchan *)tx) : NULL;
+    return *out ? 0 : tx ? -ENOMEM : -EINVAL;
 }
 
-weft_broadcast_rx *weft_broadcast_rx_resubscribe(weft_broadcast_rx *rx) {
-    return rx ? new_rx_at_tail(rx->c) : NULL;
+int weft_broadcast_rx_resubscribe(weft_broadcast_rx **out, weft_broadcast_rx *rx) {
+    *out = rx ? new_rx_at_tail(rx->c) : NULL;
+    return *out ? 0 : rx ? -ENOMEM : -EINVAL;
 }
 
 size_t weft_broadcast_receiver_count(weft_broadcast_tx *tx) {
@@ -249,8 +251,8 @@ static int take_locked(bchan *c, brx *r, void *out, uint64_t *missed) {
     return 0;
 }
 
-weft_poll weft_broadcast_recv(weft_broadcast_rx *rx, weft_cx *cx, void *out, int *status,
-                              uint64_t *missed) {
+weft_poll weft_broadcast_recv(weft_broadcast_rx *rx, weft_cx *cx, void *out, uint64_t *missed,
+                              int *status) {
     bchan *c = rx->c;
     weft_waker *drop = NULL;
     if (cx == NULL) {

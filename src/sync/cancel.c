@@ -35,6 +35,8 @@
  */
 #include <weft/cancel.h>
 
+#include <errno.h>
+
 #include "../core/alloc.h"
 #include "../core/lock.h"
 #include "../core/wait_list.h"
@@ -80,10 +82,12 @@ static node *alloc_root(int cancelled) {
     return t;
 }
 
-weft_cancel_token *weft_cancel_token_new(void) { return alloc_root(0); }
+int weft_cancel_token_new(weft_cancel_token **out) {
+    *out = alloc_root(0);
+    return *out ? 0 : -ENOMEM;
+}
 
-weft_cancel_token *weft_cancel_token_child(weft_cancel_token *parent) {
-    if (!parent) return NULL;
+static weft_cancel_token *new_child(weft_cancel_token *parent) {
     if (flag(parent, memory_order_acquire)) return alloc_root(1);
     node *c = alloc_root(0);
     if (!c) return NULL;
@@ -101,6 +105,15 @@ weft_cancel_token *weft_cancel_token_child(weft_cancel_token *parent) {
     weft__wl_push_back(&parent->children, &c->sib);
     weft__lock_release(&root->lock);
     return c;
+}
+
+int weft_cancel_token_child(weft_cancel_token **out, weft_cancel_token *parent) {
+    if (!parent) {
+        *out = NULL;
+        return -EINVAL;
+    }
+    *out = new_child(parent);
+    return *out ? 0 : -ENOMEM;
 }
 
 weft_cancel_token *weft_cancel_token_clone(weft_cancel_token *t) {

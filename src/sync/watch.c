@@ -175,9 +175,15 @@ static weft_watch_rx *new_rx(watch *c, int use_seen, uint64_t seen) {
     return r;
 }
 
-weft_watch_rx *weft_watch_subscribe(weft_watch_tx *tx) { return new_rx(ch(tx), 0, 0); }
+int weft_watch_subscribe(weft_watch_rx **out, weft_watch_tx *tx) {
+    *out = new_rx(ch(tx), 0, 0);
+    return *out ? 0 : -ENOMEM;
+}
 
-weft_watch_rx *weft_watch_rx_clone(weft_watch_rx *rx) { return new_rx(rx->c, 1, rx->seen); }
+int weft_watch_rx_clone(weft_watch_rx **out, weft_watch_rx *rx) {
+    *out = new_rx(rx->c, 1, rx->seen);
+    return *out ? 0 : -ENOMEM;
+}
 
 size_t weft_watch_receiver_count(weft_watch_tx *tx) {
     watch *c = ch(tx);

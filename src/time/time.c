@@ -185,34 +185,35 @@ void weft_interval_reset(weft_interval *iv, weft_rt *rt) {
 
 /* ---- timeouts ---------------------------------------------------------- */
 
-weft_poll weft__timeout_done(weft_timeout_op *op) {
+weft_poll weft__timeout_done(weft_timeout_op *op, int *res) {
     timer_cancel(&op->timer);
-    op->err = 0;
+    if (res) *res = 0;
     return WEFT_READY;
 }
 
 void weft__timeout_drop(weft_timeout_op *op) { timer_cancel(&op->timer); }
 
-int weft__timeout_expired_at(weft_timeout_op *op, weft_cx *cx, weft_instant deadline) {
+int weft__timeout_expired_at(weft_timeout_op *op, weft_cx *cx, weft_instant deadline, int *res) {
     if (weft_sleep_until(&op->timer, cx, deadline) == WEFT_PENDING) return 0;
-    op->err = -ETIMEDOUT;
+    if (res) *res = -ETIMEDOUT;
     return 1;
 }
 
-int weft__timeout_expired(weft_timeout_op *op, weft_cx *cx, uint64_t ms) {
+int weft__timeout_expired(weft_timeout_op *op, weft_cx *cx, uint64_t ms, int *res) {
     if (weft_sleep(&op->timer, cx, ms) == WEFT_PENDING) return 0;
-    op->err = -ETIMEDOUT;
+    if (res) *res = -ETIMEDOUT;
     return 1;
 }
 
-weft_poll weft_timeout_future(weft_timeout_op *op, weft_cx *cx, uint64_t ms, weft_future f) {
+weft_poll weft_timeout_future(weft_timeout_op *op, weft_cx *cx, uint64_t ms, weft_future f,
+                              int *res) {
     if (cx == NULL) {
         weft_future_drop(f);
         weft__timeout_drop(op);
         return WEFT_READY;
     }
-    if (weft_future_poll(f, cx) == WEFT_READY) return weft__timeout_done(op);
-    if (weft__timeout_expired(op, cx, ms)) {
+    if (weft_future_poll(f, cx) == WEFT_READY) return weft__timeout_done(op, res);
+    if (weft__timeout_expired(op, cx, ms, res)) {
         weft_future_drop(f);
         return WEFT_READY;
     }

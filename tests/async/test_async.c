@@ -40,8 +40,7 @@ typedef struct child {
     int was_cancelled;
 } child;
 
-static weft_poll child_poll(void *arg, weft_cx *cx) {
-    child *self = arg;
+weft_async_fn(child_poll, child) {
     weft_async (self) {
         self->steps++;
         weft_await(leaf_poll(&self->a, cx));
@@ -63,8 +62,7 @@ typedef struct parent {
     int finally_runs;
 } parent;
 
-static weft_poll parent_poll(void *arg, weft_cx *cx) {
-    parent *self = arg;
+weft_async_fn(parent_poll, parent) {
     weft_async (self) {
         for (self->i = 0; self->i < self->rounds; self->i++) {
             self->c = (child){.early = 0};
@@ -223,8 +221,7 @@ static const weft_waker_vtable counting_vt = {counting_clone, counting_wake, cou
                                               counting_drop};
 static weft_waker counting_waker = {&counting_vt};
 
-static weft_poll yielder_poll(void *arg, weft_cx *cx) {
-    yielder *self = arg;
+weft_async_fn(yielder_poll, yielder) {
     weft_async (self) {
         self->before++;
         weft_yield();
@@ -261,8 +258,7 @@ typedef struct plain {
     int done;
 } plain;
 
-static weft_poll plain_poll(void *arg, weft_cx *cx) {
-    plain *self = arg;
+weft_async_fn(plain_poll, plain) {
     weft_async (self) {
         weft_await(leaf_poll(&self->l, cx));
         if (self->done) weft_return;
@@ -290,8 +286,7 @@ typedef struct ret_in_finally {
     int a, b;
 } ret_in_finally;
 
-static weft_poll ret_in_finally_poll(void *arg, weft_cx *cx) {
-    ret_in_finally *self = arg;
+weft_async_fn(ret_in_finally_poll, ret_in_finally) {
     weft_async (self) {
         self->a = 0;
     weft_finally:
@@ -325,8 +320,7 @@ typedef struct switcher {
     int k;
 } switcher;
 
-static weft_poll switcher_poll(void *arg, weft_cx *cx) {
-    switcher *self = arg;
+weft_async_fn(switcher_poll, switcher) {
     weft_async (self) {
         switch (self->k) {
         case 1:
@@ -351,8 +345,7 @@ typedef struct fin_await {
     leaf l;
 } fin_await;
 
-static weft_poll fin_await_poll(void *arg, weft_cx *cx) {
-    fin_await *self = arg;
+weft_async_fn(fin_await_poll, fin_await) {
     weft_async (self) {
         (void)0;
     weft_finally:

@@ -30,8 +30,7 @@ typedef struct pinger {
     int st, first;
 } pinger;
 
-static weft_poll pinger_poll(void *arg, weft_cx *cx) {
-    pinger *self = arg;
+weft_async_fn(pinger_poll, pinger) {
     weft_async (self) {
         for (self->i = 0; self->i < self->n; self->i++) {
             if (self->first) {
@@ -57,17 +56,18 @@ typedef struct pingpong {
     int round;
 } pingpong;
 
-static weft_poll pingpong_poll(void *arg, weft_cx *cx) {
-    pingpong *self = arg;
+weft_async_fn(pingpong_poll, pingpong) {
     weft_async (self) {
         for (self->round = 0; self->round < 2; self->round++) {
             /* round 0 warms up; round 1 is measured (its spawns included:
              * the task heap reuses the slots of round 0) */
             if (self->round == 1) self->before = weft_alloc_count();
             {
-                pinger *a = weft_task_new(cx->rt, pinger, pinger_poll);
+                pinger *a;
+                weft_task_new(&a, cx->rt, pinger_poll);
                 *a = (pinger){.tx = self->t1, .rx = self->r2, .n = self->n, .first = 1};
-                pinger *b = weft_task_new(cx->rt, pinger, pinger_poll);
+                pinger *b;
+                weft_task_new(&b, cx->rt, pinger_poll);
                 *b = (pinger){.tx = self->t2, .rx = self->r1, .n = self->n};
                 self->a = weft_task_spawn(a);
                 self->b = weft_task_spawn(b);
@@ -106,8 +106,7 @@ typedef struct sleeper {
     uint64_t before, after;
 } sleeper;
 
-static weft_poll sleeper_poll(void *arg, weft_cx *cx) {
-    sleeper *self = arg;
+weft_async_fn(sleeper_poll, sleeper) {
     weft_async (self) {
         for (self->i = 0; self->i < 20000; self->i++) {
             if (self->i == 10000) self->before = weft_alloc_count();
@@ -133,8 +132,7 @@ typedef struct child {
     int v;
 } child;
 
-static weft_poll child_poll(void *arg, weft_cx *cx) {
-    child *self = arg;
+weft_async_fn(child_poll, child) {
     weft_async (self) {
         self->v++;
         weft_yield();
@@ -149,13 +147,15 @@ typedef struct spawner {
     uint64_t before, after;
 } spawner;
 
-static weft_poll spawner_poll(void *arg, weft_cx *cx) {
-    spawner *self = arg;
+weft_async_fn(spawner_poll, spawner) {
     weft_async (self) {
         for (self->round = 0; self->round < 200; self->round++) {
             if (self->round == 100) self->before = weft_alloc_count();
-            for (self->i = 0; self->i < 100; self->i++)
-                self->h[self->i] = weft_task_spawn(weft_task_new(cx->rt, child, child_poll));
+            for (self->i = 0; self->i < 100; self->i++) {
+                child *c;
+                weft_task_new(&c, cx->rt, child_poll);
+                self->h[self->i] = weft_task_spawn(c);
+            }
             for (self->i = 0; self->i < 100; self->i++) {
                 weft_await(weft_join(self->h[self->i], cx, NULL));
                 weft_task_release(self->h[self->i]);
@@ -186,8 +186,7 @@ typedef struct echoer {
     uint64_t before, after;
 } echoer;
 
-static weft_poll echoer_poll(void *arg, weft_cx *cx) {
-    echoer *self = arg;
+weft_async_fn(echoer_poll, echoer) {
     weft_async (self) {
         for (self->i = 0; self->i < 20000; self->i++) {
             if (self->i == 10000) self->before = weft_alloc_count();

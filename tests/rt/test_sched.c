@@ -33,8 +33,7 @@ typedef struct marker {
     gate *open;    /* optional: open this when run */
 } marker;
 
-static weft_poll marker_poll(void *arg, weft_cx *cx) {
-    marker *self = arg;
+weft_async_fn(marker_poll, marker) {
     weft_async (self) {
         if (self->wait_on) weft_await(gate_wait(self->wait_on, cx));
         mark(self->name);
@@ -50,22 +49,24 @@ typedef struct lifo_test {
     int i;
 } lifo_test;
 
-static weft_poll lifo_test_poll(void *arg, weft_cx *cx) {
-    lifo_test *self = arg;
+weft_async_fn(lifo_test_poll, lifo_test) {
     weft_async (self) {
         {
-            marker *c = weft_task_new(cx->rt, marker, marker_poll);
+            marker *c;
+            weft_task_new(&c, cx->rt, marker_poll);
             c->name = 'C';
             c->wait_on = &self->g;
             self->h[2] = weft_task_spawn(c);
         }
         weft_yield(); /* C parks on the gate */
         {
-            marker *a = weft_task_new(cx->rt, marker, marker_poll);
+            marker *a;
+            weft_task_new(&a, cx->rt, marker_poll);
             a->name = 'A';
             a->open = &self->g; /* wakes C while A is running */
             self->h[0] = weft_task_spawn(a);
-            marker *b = weft_task_new(cx->rt, marker, marker_poll);
+            marker *b;
+            weft_task_new(&b, cx->rt, marker_poll);
             b->name = 'B';
             self->h[1] = weft_task_spawn(b);
         }
@@ -105,8 +106,7 @@ typedef struct bouncer {
     int *progress;
 } bouncer;
 
-static weft_poll bouncer_poll(void *arg, weft_cx *cx) {
-    bouncer *self = arg;
+weft_async_fn(bouncer_poll, bouncer) {
     weft_async (self) {
         for (self->i = 0; self->i < self->rounds; self->i++) {
             self->mine->open = 0;
@@ -125,8 +125,7 @@ typedef struct bystander {
     int ran_at;
 } bystander;
 
-static weft_poll bystander_poll(void *arg, weft_cx *cx) {
-    bystander *self = arg;
+weft_async_fn(bystander_poll, bystander) {
     weft_async (self) {
         self->ran_at = *self->progress;
     }
@@ -140,19 +139,21 @@ typedef struct starve_test {
     weft_task *a, *b, *c;
 } starve_test;
 
-static weft_poll starve_test_poll(void *arg, weft_cx *cx) {
-    starve_test *self = arg;
+weft_async_fn(starve_test_poll, starve_test) {
     weft_async (self) {
         {
-            bouncer *a = weft_task_new(cx->rt, bouncer, bouncer_poll);
+            bouncer *a;
+            weft_task_new(&a, cx->rt, bouncer_poll);
             *a = (bouncer){.mine = &self->ga, .other = &self->gb, .rounds = 1000,
                            .progress = &self->progress};
-            bouncer *b = weft_task_new(cx->rt, bouncer, bouncer_poll);
+            bouncer *b;
+            weft_task_new(&b, cx->rt, bouncer_poll);
             *b = (bouncer){.mine = &self->gb, .other = &self->ga, .rounds = 1000,
                            .progress = &self->progress};
             self->a = weft_task_spawn(a);
             self->b = weft_task_spawn(b);
-            bystander *c = weft_task_new(cx->rt, bystander, bystander_poll);
+            bystander *c;
+            weft_task_new(&c, cx->rt, bystander_poll);
             c->progress = &self->progress;
             c->ran_at = -1;
             self->c = weft_task_spawn(c);
@@ -186,8 +187,7 @@ typedef struct hog {
     int *seen_by_other; /* n when the other task ran */
 } hog;
 
-static weft_poll hog_poll(void *arg, weft_cx *cx) {
-    hog *self = arg;
+weft_async_fn(hog_poll, hog) {
     weft_async (self) {
         for (;;) {
             weft_await(weft_mpsc_recv(self->rx, cx, &self->v, &self->st));
@@ -204,8 +204,7 @@ typedef struct other {
     int hog_n;
 } other;
 
-static weft_poll other_poll(void *arg, weft_cx *cx) {
-    other *self = arg;
+weft_async_fn(other_poll, other) {
     weft_async (self) {
         self->hog_n = self->h->n;
     }
@@ -217,8 +216,7 @@ typedef struct coop_test {
     weft_task *hog_t, *other_t;
 } coop_test;
 
-static weft_poll coop_test_poll(void *arg, weft_cx *cx) {
-    coop_test *self = arg;
+weft_async_fn(coop_test_poll, coop_test) {
     weft_async (self) {
         weft_await(weft_join(self->other_t, cx, NULL));
         weft_await(weft_join(self->hog_t, cx, NULL));
@@ -233,9 +231,11 @@ static void budget_makes_an_always_ready_task_yield(void) {
     CHECK_EQ(weft_mpsc_new(&tx, &rx, 1000, sizeof(int), NULL), 0);
     for (int i = 0; i < 1000; i++) CHECK_EQ(weft_mpsc_try_send(tx, &i), 0);
     weft_mpsc_tx_drop(tx);
-    hog *h = weft_task_new(rt, hog, hog_poll);
+    hog *h;
+    weft_task_new(&h, rt, hog_poll);
     h->rx = rx;
-    other *o = weft_task_new(rt, other, other_poll);
+    other *o;
+    weft_task_new(&o, rt, other_poll);
     o->h = h;
     coop_test t = {0};
     t.hog_t = weft_task_spawn(h);
@@ -257,9 +257,11 @@ static void budget_is_configurable(void) {
     CHECK_EQ(weft_mpsc_new(&tx, &rx, 100, sizeof(int), NULL), 0);
     for (int i = 0; i < 100; i++) CHECK_EQ(weft_mpsc_try_send(tx, &i), 0);
     weft_mpsc_tx_drop(tx);
-    hog *h = weft_task_new(rt, hog, hog_poll);
+    hog *h;
+    weft_task_new(&h, rt, hog_poll);
     h->rx = rx;
-    other *o = weft_task_new(rt, other, other_poll);
+    other *o;
+    weft_task_new(&o, rt, other_poll);
     o->h = h;
     coop_test t = {0};
     t.hog_t = weft_task_spawn(h);
@@ -280,8 +282,7 @@ typedef struct yielder {
     int times, i;
 } yielder;
 
-static weft_poll yielder_poll(void *arg, weft_cx *cx) {
-    yielder *self = arg;
+weft_async_fn(yielder_poll, yielder) {
     weft_async (self) {
         for (self->i = 0; self->i < self->times; self->i++) {
             mark(self->name);
@@ -296,8 +297,7 @@ typedef struct two {
     weft_task *a, *b;
 } two;
 
-static weft_poll two_poll(void *arg, weft_cx *cx) {
-    two *self = arg;
+weft_async_fn(two_poll, two) {
     weft_async (self) {
         weft_await(weft_join(self->a, cx, NULL));
         weft_await(weft_join(self->b, cx, NULL));
@@ -308,9 +308,11 @@ static weft_poll two_poll(void *arg, weft_cx *cx) {
 static void yield_goes_to_the_back_of_the_queue(void) {
     weft_rt *rt = new_rt(NULL);
     norder = 0;
-    yielder *a = weft_task_new(rt, yielder, yielder_poll);
+    yielder *a;
+    weft_task_new(&a, rt, yielder_poll);
     *a = (yielder){.name = 'a', .times = 3};
-    yielder *b = weft_task_new(rt, yielder, yielder_poll);
+    yielder *b;
+    weft_task_new(&b, rt, yielder_poll);
     *b = (yielder){.name = 'b', .times = 3};
     two t = {.a = weft_task_spawn(a), .b = weft_task_spawn(b)};
     CHECK_EQ(weft_block_on(rt, two_poll, &t), 0);
@@ -328,8 +330,7 @@ typedef struct spinner {
     long spins;
 } spinner;
 
-static weft_poll spinner_poll(void *arg, weft_cx *cx) {
-    spinner *self = arg;
+weft_async_fn(spinner_poll, spinner) {
     weft_async (self) {
         while (!*self->stop) {
             self->spins++;
@@ -347,8 +348,7 @@ typedef struct io_waiter {
     int *stop;
 } io_waiter;
 
-static weft_poll io_waiter_poll(void *arg, weft_cx *cx) {
-    io_waiter *self = arg;
+weft_async_fn(io_waiter_poll, io_waiter) {
     weft_async (self) {
         weft_await(weft_tcp_read(self->sock, cx, self->buf, sizeof self->buf, &self->n));
         *self->stop = 1;
@@ -363,10 +363,12 @@ static void busy_tasks_do_not_starve_the_reactor(void) {
     weft_tcp *s;
     CHECK_EQ(weft_tcp_from_fd(&s, sv[0]), 0);
     int stop = 0;
-    io_waiter *w = weft_task_new(rt, io_waiter, io_waiter_poll);
+    io_waiter *w;
+    weft_task_new(&w, rt, io_waiter_poll);
     w->sock = s;
     w->stop = &stop;
-    spinner *sp = weft_task_new(rt, spinner, spinner_poll);
+    spinner *sp;
+    weft_task_new(&sp, rt, spinner_poll);
     sp->stop = &stop;
     two t = {.a = weft_task_spawn(w), .b = weft_task_spawn(sp)};
     /* The byte is there before the runtime starts; the first read finds it
@@ -389,8 +391,7 @@ typedef struct late_writer {
     int yields, i;
 } late_writer;
 
-static weft_poll late_writer_poll(void *arg, weft_cx *cx) {
-    late_writer *self = arg;
+weft_async_fn(late_writer_poll, late_writer) {
     weft_async (self) {
         for (self->i = 0; self->i < self->yields; self->i++) weft_yield();
         if (write(self->fd, "y", 1) != 1) weft_return;
@@ -405,12 +406,15 @@ static void readiness_reaches_a_task_parked_while_others_spin(void) {
     weft_tcp *s;
     CHECK_EQ(weft_tcp_from_fd(&s, sv[0]), 0);
     int stop = 0;
-    io_waiter *w = weft_task_new(rt, io_waiter, io_waiter_poll);
+    io_waiter *w;
+    weft_task_new(&w, rt, io_waiter_poll);
     w->sock = s;
     w->stop = &stop;
-    spinner *sp = weft_task_new(rt, spinner, spinner_poll);
+    spinner *sp;
+    weft_task_new(&sp, rt, spinner_poll);
     sp->stop = &stop;
-    late_writer *lw = weft_task_new(rt, late_writer, late_writer_poll);
+    late_writer *lw;
+    weft_task_new(&lw, rt, late_writer_poll);
     lw->fd = sv[1];
     lw->yields = 5;
     weft_task_spawn_detached(lw);
@@ -440,8 +444,7 @@ typedef struct notified_waiter {
     _Atomic int *acks;
 } notified_waiter;
 
-static weft_poll notified_waiter_poll(void *arg, weft_cx *cx) {
-    notified_waiter *self = arg;
+weft_async_fn(notified_waiter_poll, notified_waiter) {
     weft_async (self) {
         for (self->i = 0; self->i < self->rounds; self->i++) {
             weft_await(weft_notified(self->n, cx, &self->op));
@@ -495,8 +498,7 @@ typedef struct parked_many {
     weft_notified_op op;
 } parked_many;
 
-static weft_poll parked_many_poll(void *arg, weft_cx *cx) {
-    parked_many *self = arg;
+weft_async_fn(parked_many_poll, parked_many) {
     weft_async (self) {
         weft_await(weft_notified(self->n, cx, &self->op));
     }
@@ -511,11 +513,11 @@ typedef struct park_then_thread {
     int started;
 } park_then_thread;
 
-static weft_poll park_then_thread_poll(void *arg, weft_cx *cx) {
-    park_then_thread *self = arg;
+weft_async_fn(park_then_thread_poll, park_then_thread) {
     weft_async (self) {
         {
-            parked_many *p = weft_task_new(cx->rt, parked_many, parked_many_poll);
+            parked_many *p;
+            weft_task_new(&p, cx->rt, parked_many_poll);
             p->n = self->n;
             self->h = weft_task_spawn(p);
         }
@@ -547,8 +549,7 @@ typedef struct keep_waker {
     weft_frame fr;
 } keep_waker;
 
-static weft_poll keep_waker_poll(void *arg, weft_cx *cx) {
-    keep_waker *self = arg;
+weft_async_fn(keep_waker_poll, keep_waker) {
     weft_async (self) {
         kept = weft_waker_clone(cx->waker);
     }

@@ -16,8 +16,7 @@ typedef struct doubler {
     int *polled; /* optional: counts polls */
 } doubler;
 
-static weft_poll doubler_poll(void *arg, weft_cx *cx) {
-    doubler *self = arg;
+weft_async_fn(doubler_poll, doubler) {
     weft_async (self) {
         if (self->polled) (*self->polled)++;
         self->out = self->in * 2;
@@ -31,8 +30,7 @@ typedef struct waiter {
     int started, finished, finally_runs, cancelled;
 } waiter;
 
-static weft_poll waiter_poll(void *arg, weft_cx *cx) {
-    waiter *self = arg;
+weft_async_fn(waiter_poll, waiter) {
     weft_async (self) {
         self->started = 1;
         weft_await(gate_wait(self->g, cx));
@@ -67,8 +65,7 @@ typedef struct nested {
     int r;
 } nested;
 
-static weft_poll nested_poll(void *arg, weft_cx *cx) {
-    nested *self = arg;
+weft_async_fn(nested_poll, nested) {
     weft_async (self) {
         doubler d = {.in = 1};
         self->r = weft_block_on(self->rt, doubler_poll, &d);
@@ -102,11 +99,11 @@ typedef struct spawner {
     int polls;
 } spawner;
 
-static weft_poll spawner_poll(void *arg, weft_cx *cx) {
-    spawner *self = arg;
+weft_async_fn(spawner_poll, spawner) {
     weft_async (self) {
         for (self->i = 0; self->i < self->n; self->i++) {
-            doubler *d = weft_task_new(cx->rt, doubler, doubler_poll);
+            doubler *d;
+            weft_task_new(&d, cx->rt, doubler_poll);
             if (!d) weft_return;
             d->in = self->i;
             d->polled = &self->polls;
@@ -140,7 +137,8 @@ static void spawn_runs_tasks_and_join_yields_outputs(void) {
 static void spawned_task_is_lazy_until_the_runtime_runs(void) {
     weft_rt *rt = new_rt();
     int polls = 0;
-    doubler *d = weft_task_new(rt, doubler, doubler_poll);
+    doubler *d;
+    weft_task_new(&d, rt, doubler_poll);
     CHECK(d);
     d->in = 5;
     d->polled = &polls;
@@ -162,8 +160,11 @@ static void spawned_task_is_lazy_until_the_runtime_runs(void) {
 
 static void task_ids_are_distinct_and_nonzero(void) {
     weft_rt *rt = new_rt();
-    weft_task *a = weft_task_spawn(weft_task_new(rt, doubler, doubler_poll));
-    weft_task *b = weft_task_spawn(weft_task_new(rt, doubler, doubler_poll));
+    doubler *da, *db;
+    CHECK_EQ(weft_task_new(&da, rt, doubler_poll), 0);
+    CHECK_EQ(weft_task_new(&db, rt, doubler_poll), 0);
+    weft_task *a = weft_task_spawn(da);
+    weft_task *b = weft_task_spawn(db);
     CHECK(weft_task_id(a) != 0);
     CHECK(weft_task_id(b) != 0);
     CHECK(weft_task_id(a) != weft_task_id(b));
@@ -178,8 +179,7 @@ typedef struct whoami {
     uint64_t id;
 } whoami;
 
-static weft_poll whoami_poll(void *arg, weft_cx *cx) {
-    whoami *self = arg;
+weft_async_fn(whoami_poll, whoami) {
     weft_async (self) {
         self->id = weft_task_current_id(cx);
     }
@@ -191,10 +191,13 @@ typedef struct id_check {
     weft_task *h;
 } id_check;
 
-static weft_poll id_check_poll(void *arg, weft_cx *cx) {
-    id_check *self = arg;
+weft_async_fn(id_check_poll, id_check) {
     weft_async (self) {
-        self->h = weft_task_spawn(weft_task_new(cx->rt, whoami, whoami_poll));
+        {
+            whoami *w;
+            weft_task_new(&w, cx->rt, whoami_poll);
+            self->h = weft_task_spawn(w);
+        }
         weft_await(weft_join(self->h, cx, NULL));
     }
     return WEFT_READY;
@@ -222,8 +225,7 @@ typedef struct opener {
     weft_task *h;
 } opener;
 
-static weft_poll detach_poll(void *arg, weft_cx *cx) {
-    opener *self = arg;
+weft_async_fn(detach_poll, opener) {
     weft_async (self) {
         weft_yield(); /* let the waiter park */
         gate_open(self->g);
@@ -235,7 +237,8 @@ static weft_poll detach_poll(void *arg, weft_cx *cx) {
 static void dropping_join_handle_detaches_task(void) {
     weft_rt *rt = new_rt();
     gate g = {0};
-    waiter *w = weft_task_new(rt, waiter, waiter_poll);
+    waiter *w;
+    weft_task_new(&w, rt, waiter_poll);
     w->g = &g;
     weft_task *h = weft_task_spawn(w);
     waiter *view = weft_task_frame(h);
@@ -252,8 +255,7 @@ static void dropping_join_handle_detaches_task(void) {
     weft_rt_free(rt);
 }
 
-static weft_poll abort_poll(void *arg, weft_cx *cx) {
-    opener *self = arg;
+weft_async_fn(abort_poll, opener) {
     weft_async (self) {
         weft_yield(); /* the waiter parks on the gate */
         weft_task_abort(self->victim);
@@ -265,7 +267,8 @@ static weft_poll abort_poll(void *arg, weft_cx *cx) {
 static void abort_cancels_parked_task_and_join_reports_ecanceled(void) {
     weft_rt *rt = new_rt();
     gate g = {0};
-    waiter *w = weft_task_new(rt, waiter, waiter_poll);
+    waiter *w;
+    weft_task_new(&w, rt, waiter_poll);
     w->g = &g;
     opener o = {.victim = weft_task_spawn(w)};
     CHECK_EQ(weft_block_on(rt, abort_poll, &o), 0);
@@ -281,11 +284,11 @@ static void abort_cancels_parked_task_and_join_reports_ecanceled(void) {
     weft_rt_free(rt);
 }
 
-static weft_poll abort_early_poll(void *arg, weft_cx *cx) {
-    opener *self = arg;
+weft_async_fn(abort_early_poll, opener) {
     weft_async (self) {
         {
-            waiter *w = weft_task_new(cx->rt, waiter, waiter_poll);
+            waiter *w;
+            weft_task_new(&w, cx->rt, waiter_poll);
             w->g = self->g;
             self->victim = weft_task_spawn(w);
         }
@@ -309,8 +312,7 @@ static void abort_before_first_poll_runs_only_finally(void) {
     weft_rt_free(rt);
 }
 
-static weft_poll abort_late_poll(void *arg, weft_cx *cx) {
-    opener *self = arg;
+weft_async_fn(abort_late_poll, opener) {
     weft_async (self) {
         weft_await(weft_join(self->victim, cx, &self->status));
         weft_task_abort(self->victim); /* after completion: no effect */
@@ -321,7 +323,8 @@ static weft_poll abort_late_poll(void *arg, weft_cx *cx) {
 
 static void abort_after_completion_keeps_the_output(void) {
     weft_rt *rt = new_rt();
-    doubler *d = weft_task_new(rt, doubler, doubler_poll);
+    doubler *d;
+    weft_task_new(&d, rt, doubler_poll);
     d->in = 4;
     opener o = {.victim = weft_task_spawn(d)};
     CHECK_EQ(weft_block_on(rt, abort_late_poll, &o), 0);
@@ -339,8 +342,7 @@ typedef struct self_abort {
     int finally_runs, cancelled, after;
 } self_abort;
 
-static weft_poll self_abort_poll(void *arg, weft_cx *cx) {
-    self_abort *self = arg;
+weft_async_fn(self_abort_poll, self_abort) {
     weft_async (self) {
         weft_task_abort(*self->me);
         weft_await(gate_wait(&self->g, cx));
@@ -352,8 +354,7 @@ static weft_poll self_abort_poll(void *arg, weft_cx *cx) {
     return WEFT_READY;
 }
 
-static weft_poll join_self_abort(void *arg, weft_cx *cx) {
-    opener *self = arg;
+weft_async_fn(join_self_abort, opener) {
     weft_async (self) {
         weft_await(weft_join(self->victim, cx, &self->status));
     }
@@ -363,7 +364,8 @@ static weft_poll join_self_abort(void *arg, weft_cx *cx) {
 static void abort_of_running_task_takes_effect_after_its_poll(void) {
     weft_rt *rt = new_rt();
     weft_task *me = NULL;
-    self_abort *s = weft_task_new(rt, self_abort, self_abort_poll);
+    self_abort *s;
+    weft_task_new(&s, rt, self_abort_poll);
     s->me = &me;
     me = weft_task_spawn(s);
     opener o = {.victim = me};
@@ -385,8 +387,7 @@ typedef struct join_then_drop {
     gate *g;
 } join_then_drop;
 
-static weft_poll join_then_drop_poll(void *arg, weft_cx *cx) {
-    join_then_drop *self = arg;
+weft_async_fn(join_then_drop_poll, join_then_drop) {
     weft_async (self) {
         weft_await(weft_join(self->h, cx, NULL));
     }
@@ -400,8 +401,7 @@ typedef struct jtd_driver {
     int status;
 } jtd_driver;
 
-static weft_poll jtd_driver_poll(void *arg, weft_cx *cx) {
-    jtd_driver *self = arg;
+weft_async_fn(jtd_driver_poll, jtd_driver) {
     weft_async (self) {
         weft_yield();
         weft_yield(); /* joiner parked on the target's join */
@@ -416,10 +416,12 @@ static weft_poll jtd_driver_poll(void *arg, weft_cx *cx) {
 static void cancelling_a_join_leaves_the_task_running(void) {
     weft_rt *rt = new_rt();
     gate g = {0};
-    waiter *w = weft_task_new(rt, waiter, waiter_poll);
+    waiter *w;
+    weft_task_new(&w, rt, waiter_poll);
     w->g = &g;
     weft_task *target = weft_task_spawn(w);
-    join_then_drop *j = weft_task_new(rt, join_then_drop, join_then_drop_poll);
+    join_then_drop *j;
+    weft_task_new(&j, rt, join_then_drop_poll);
     j->h = target;
     weft_task *joiner = weft_task_spawn(j);
     jtd_driver d = {.joiner = joiner, .target = target, .g = &g};
@@ -440,7 +442,8 @@ static void rt_free_cancels_remaining_tasks(void) {
     gate g = {0};
     weft_task *h[10];
     for (int i = 0; i < 10; i++) {
-        waiter *w = weft_task_new(rt, waiter, waiter_poll);
+        waiter *w;
+        weft_task_new(&w, rt, waiter_poll);
         w->g = &g;
         h[i] = weft_task_spawn(w);
     }
@@ -461,7 +464,8 @@ static void rt_free_cancels_remaining_tasks(void) {
 static void rt_free_cancels_tasks_never_polled(void) {
     weft_rt *rt = new_rt();
     gate g = {0};
-    waiter *w = weft_task_new(rt, waiter, waiter_poll);
+    waiter *w;
+    weft_task_new(&w, rt, waiter_poll);
     w->g = &g;
     weft_task *h = weft_task_spawn(w);
     weft_rt_free(rt);
@@ -478,7 +482,8 @@ static void rt_free_cancels_tasks_never_polled(void) {
 static void discarded_frame_is_freed_without_running(void) {
     weft_rt *rt = new_rt();
     int polls = 0;
-    doubler *d = weft_task_new(rt, doubler, doubler_poll);
+    doubler *d;
+    weft_task_new(&d, rt, doubler_poll);
     d->polled = &polls;
     weft_task_discard(d);
     CHECK_EQ(weft_block_on(rt, doubler_poll, &(doubler){.in = 1}), 0);
@@ -505,8 +510,7 @@ typedef struct aligned16 {
     int ok;
 } aligned16;
 
-static weft_poll aligned16_poll(void *arg, weft_cx *cx) {
-    aligned16 *self = arg;
+weft_async_fn(aligned16_poll, aligned16) {
     weft_async (self) {
         self->ok = ((uintptr_t)self % 16 == 0) && ((uintptr_t)self->v % 16 == 0);
     }
@@ -515,7 +519,8 @@ static weft_poll aligned16_poll(void *arg, weft_cx *cx) {
 
 static void frames_needing_16_byte_alignment_are_aligned(void) {
     weft_rt *rt = new_rt();
-    aligned16 *a = weft_task_new(rt, aligned16, aligned16_poll);
+    aligned16 *a;
+    weft_task_new(&a, rt, aligned16_poll);
     CHECK(a);
     CHECK_EQ((uintptr_t)a % 16, 0);
     weft_task *h = weft_task_spawn(a);
@@ -547,7 +552,8 @@ static void large_frames_get_their_own_chunk(void) {
 static void dump_prints_each_task_and_its_await_chain(void) {
     weft_rt *rt = new_rt();
     gate g = {0};
-    waiter *w = weft_task_new(rt, waiter, waiter_poll);
+    waiter *w;
+    weft_task_new(&w, rt, waiter_poll);
     w->g = &g;
     weft_task *h = weft_task_spawn(w);
     CHECK_EQ(weft_block_on(rt, doubler_poll, &(doubler){0}), 0);
@@ -572,8 +578,7 @@ typedef struct make_oneshot {
     int r;
 } make_oneshot;
 
-static weft_poll make_oneshot_poll(void *arg, weft_cx *cx) {
-    make_oneshot *self = arg;
+weft_async_fn(make_oneshot_poll, make_oneshot) {
     weft_async (self) {
         self->r = weft_oneshot_new(&self->tx, &self->rx, sizeof(int), NULL);
     }

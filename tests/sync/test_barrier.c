@@ -38,8 +38,7 @@ static weft_poll wait_announced(waiter *self, weft_cx *cx) {
     return r;
 }
 
-static weft_poll waiter_poll(void *arg, weft_cx *cx) {
-    waiter *self = arg;
+weft_async_fn(waiter_poll, waiter) {
     weft_async (self) {
         while (self->done < self->times) {
             self->parked = 0;
@@ -52,7 +51,8 @@ static weft_poll waiter_poll(void *arg, weft_cx *cx) {
 }
 
 static weft_task *spawn_waiter(weft_rt *rt, weft_barrier *b, int times) {
-    waiter *w = weft_task_new(rt, waiter, waiter_poll);
+    waiter *w;
+    weft_task_new(&w, rt, waiter_poll);
     if (!w) return NULL;
     w->b = b;
     w->times = times;
@@ -320,8 +320,7 @@ typedef struct gens_test {
     int i, leaders, done, parked_after_first;
 } gens_test;
 
-static weft_poll gens_test_poll(void *arg, weft_cx *cx) {
-    gens_test *self = arg;
+weft_async_fn(gens_test_poll, gens_test) {
     weft_async (self) {
         for (self->i = 0; self->i < self->tasks; self->i++)
             self->h[self->i] = spawn_waiter(cx->rt, self->b, GENS);
@@ -356,8 +355,7 @@ typedef struct extra_test {
     int i, done_first, parked_first, done, leaders;
 } extra_test;
 
-static weft_poll extra_test_poll(void *arg, weft_cx *cx) {
-    extra_test *self = arg;
+weft_async_fn(extra_test_poll, extra_test) {
     weft_async (self) {
         for (self->i = 0; self->i < 4; self->i++)
             self->h[self->i] = spawn_waiter(cx->rt, self->b, 1);
@@ -402,8 +400,7 @@ typedef struct abort_test {
     int status, i, b_parked_alone, done, leaders;
 } abort_test;
 
-static weft_poll abort_test_poll(void *arg, weft_cx *cx) {
-    abort_test *self = arg;
+weft_async_fn(abort_test_poll, abort_test) {
     weft_async (self) {
         self->a = spawn_waiter(cx->rt, self->b, 1);
         weft_yield(); /* it arrives and parks */
@@ -585,8 +582,7 @@ typedef struct stress_task {
     int k, leader;
 } stress_task;
 
-static weft_poll stress_task_poll(void *arg, weft_cx *cx) {
-    stress_task *self = arg;
+weft_async_fn(stress_task_poll, stress_task) {
     weft_async (self) {
         for (self->k = 0; self->k < ROUNDS; self->k++) {
             atomic_fetch_add(&self->s->arrivals[self->k], 1);
@@ -607,11 +603,11 @@ typedef struct stress_main {
     int i;
 } stress_main;
 
-static weft_poll stress_main_poll(void *arg, weft_cx *cx) {
-    stress_main *self = arg;
+weft_async_fn(stress_main_poll, stress_main) {
     weft_async (self) {
         for (self->i = 0; self->i < PER_THREAD; self->i++) {
-            stress_task *t = weft_task_new(cx->rt, stress_task, stress_task_poll);
+            stress_task *t;
+            weft_task_new(&t, cx->rt, stress_task_poll);
             t->s = self->s;
             self->h[self->i] = weft_task_spawn(t);
         }

@@ -38,8 +38,7 @@ typedef struct rtask {
     uint64_t *got;
 } rtask;
 
-static weft_poll rtask_poll(void *arg, weft_cx *cx) {
-    rtask *self = arg;
+weft_async_fn(rtask_poll, rtask) {
     weft_async (self) {
         while (self->n < self->max) {
             weft_await(weft_broadcast_recv(self->rx, cx, &self->v, &self->status, &self->missed));
@@ -59,7 +58,8 @@ static weft_poll rtask_poll(void *arg, weft_cx *cx) {
 }
 
 static weft_task *spawn_rtask(weft_rt *rt, brx *rx, int max, uint64_t *got) {
-    rtask *r = weft_task_new(rt, rtask, rtask_poll);
+    rtask *r;
+    weft_task_new(&r, rt, rtask_poll);
     r->rx = rx;
     r->max = max;
     r->got = got;
@@ -399,8 +399,7 @@ typedef struct close_test {
     int i, before;
 } close_test;
 
-static weft_poll close_test_poll(void *arg, weft_cx *cx) {
-    close_test *self = arg;
+weft_async_fn(close_test_poll, close_test) {
     weft_async (self) {
         for (int i = 0; i < 2; i++) self->h[i] = spawn_rtask(cx->rt, self->rx[i], 8, self->got[i]);
         weft_yield(); /* both park */
@@ -493,8 +492,7 @@ typedef struct wake_test {
     int parked, sent_to;
 } wake_test;
 
-static weft_poll wake_test_poll(void *arg, weft_cx *cx) {
-    wake_test *self = arg;
+weft_async_fn(wake_test_poll, wake_test) {
     weft_async (self) {
         self->h = spawn_rtask(cx->rt, self->rx, 1, NULL);
         weft_yield();
@@ -535,8 +533,7 @@ typedef struct fan_test {
     int i;
 } fan_test;
 
-static weft_poll fan_test_poll(void *arg, weft_cx *cx) {
-    fan_test *self = arg;
+weft_async_fn(fan_test_poll, fan_test) {
     weft_async (self) {
         for (int i = 0; i < FAN; i++) {
             self->h[i] = spawn_rtask(cx->rt, self->rx[i], FAN_MSGS + 1, NULL);
@@ -766,8 +763,7 @@ typedef struct abort_test {
     int status;
 } abort_test;
 
-static weft_poll abort_after_park_poll(void *arg, weft_cx *cx) {
-    abort_test *self = arg;
+weft_async_fn(abort_after_park_poll, abort_test) {
     weft_async (self) {
         weft_yield(); /* the victim parks */
         weft_task_abort(self->h);
@@ -834,8 +830,7 @@ typedef struct race_test {
     int lost, doubled, leaks, wrong, a_won;
 } race_test;
 
-static weft_poll race_test_poll(void *arg, weft_cx *cx) {
-    race_test *self = arg;
+weft_async_fn(race_test_poll, race_test) {
     weft_async (self) {
         for (self->i = 0; self->i < RACE_ITERS; self->i++) {
             {
@@ -1005,8 +1000,7 @@ typedef struct stask {
     int failed;
 } stask;
 
-static weft_poll stask_poll(void *arg, weft_cx *cx) {
-    stask *self = arg;
+weft_async_fn(stask_poll, stask) {
     weft_async (self) {
         for (self->i = 0; self->i < STRESS_PER_SENDER; self->i++) {
             stress_pace(self->i);
@@ -1033,8 +1027,7 @@ static weft_poll qtask_recv(qtask *self, weft_cx *cx) {
     return p;
 }
 
-static weft_poll qtask_poll(void *arg, weft_cx *cx) {
-    qtask *self = arg;
+weft_async_fn(qtask_poll, qtask) {
     weft_async (self) {
         for (int i = 0; i < STRESS_SENDERS; i++) self->last[i] = -1;
         for (;;) {

@@ -40,8 +40,7 @@ static weft_poll cancelled_announced(waiter *self, weft_cx *cx) {
     return r;
 }
 
-static weft_poll waiter_poll(void *arg, weft_cx *cx) {
-    waiter *self = arg;
+weft_async_fn(waiter_poll, waiter) {
     weft_async (self) {
         weft_await(cancelled_announced(self, cx));
         self->done = 1;
@@ -50,7 +49,8 @@ static weft_poll waiter_poll(void *arg, weft_cx *cx) {
 }
 
 static weft_task *spawn_waiter(weft_rt *rt, tok *t) {
-    waiter *w = weft_task_new(rt, waiter, waiter_poll);
+    waiter *w;
+    weft_task_new(&w, rt, waiter_poll);
     if (!w) return NULL;
     w->t = t;
     return weft_task_spawn(w);
@@ -391,8 +391,7 @@ typedef struct wake_test {
     int status, parked, done_before, done;
 } wake_test;
 
-static weft_poll wake_test_poll(void *arg, weft_cx *cx) {
-    wake_test *self = arg;
+weft_async_fn(wake_test_poll, wake_test) {
     weft_async (self) {
         self->h = spawn_waiter(cx->rt, self->t);
         weft_yield(); /* it parks */
@@ -432,8 +431,7 @@ typedef struct many_test {
     int i, done;
 } many_test;
 
-static weft_poll many_test_poll(void *arg, weft_cx *cx) {
-    many_test *self = arg;
+weft_async_fn(many_test_poll, many_test) {
     weft_async (self) {
         for (self->i = 0; self->i < MANY; self->i++)
             self->h[self->i] = spawn_waiter(cx->rt, self->where[self->i % 3]);
@@ -468,8 +466,7 @@ typedef struct abort_test {
     int status;
 } abort_test;
 
-static weft_poll abort_test_poll(void *arg, weft_cx *cx) {
-    abort_test *self = arg;
+weft_async_fn(abort_test_poll, abort_test) {
     weft_async (self) {
         self->h = spawn_waiter(cx->rt, self->t);
         weft_yield(); /* it parks */
@@ -631,8 +628,7 @@ typedef struct task_race {
     int lost, leaks, a_done, a_cancelled;
 } task_race;
 
-static weft_poll task_race_poll(void *arg, weft_cx *cx) {
-    task_race *self = arg;
+weft_async_fn(task_race_poll, task_race) {
     weft_async (self) {
         for (self->i = 0; self->i < RACE_ITERS; self->i++) {
             {
@@ -712,8 +708,7 @@ typedef struct stress_frame {
     weft_task *h[4];
 } stress_frame;
 
-static weft_poll stress_poll(void *arg, weft_cx *cx) {
-    stress_frame *self = arg;
+weft_async_fn(stress_poll, stress_frame) {
     weft_async (self) {
         for (self->round = 0; self->round < ROUNDS; self->round++) {
             pthread_barrier_wait(&self->s->round); /* main made r and c */

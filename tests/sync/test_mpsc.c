@@ -20,8 +20,7 @@ typedef struct sender {
     int use_reserve; /* reserve a slot, then send through the permit */
 } sender;
 
-static weft_poll sender_poll(void *arg, weft_cx *cx) {
-    sender *self = arg;
+weft_async_fn(sender_poll, sender) {
     weft_async (self) {
         for (self->v = self->from; self->v < self->to; self->v++) {
             if (self->use_reserve) {
@@ -50,8 +49,7 @@ typedef struct receiver {
     int *got;
 } receiver;
 
-static weft_poll receiver_poll(void *arg, weft_cx *cx) {
-    receiver *self = arg;
+weft_async_fn(receiver_poll, receiver) {
     weft_async (self) {
         while (self->n < self->max) {
             weft_await(weft_mpsc_recv(self->rx, cx, &self->v, &self->status));
@@ -110,11 +108,11 @@ typedef struct full_test {
     int v, status, before, after;
 } full_test;
 
-static weft_poll full_test_poll(void *arg, weft_cx *cx) {
-    full_test *self = arg;
+weft_async_fn(full_test_poll, full_test) {
     weft_async (self) {
         {
-            sender *s = weft_task_new(cx->rt, sender, sender_poll);
+            sender *s;
+            weft_task_new(&s, cx->rt, sender_poll);
             s->tx = self->tx;
             s->from = 0;
             s->to = 3;
@@ -155,8 +153,7 @@ typedef struct fifo_test {
     receiver r;
 } fifo_test;
 
-static weft_poll fifo_test_poll(void *arg, weft_cx *cx) {
-    fifo_test *self = arg;
+weft_async_fn(fifo_test_poll, fifo_test) {
     weft_async (self) {
         {
             int filler = 100;
@@ -164,7 +161,8 @@ static weft_poll fifo_test_poll(void *arg, weft_cx *cx) {
         }
         for (self->i = 0; self->i < 3; self->i++) {
             {
-                sender *s = weft_task_new(cx->rt, sender, sender_poll);
+                sender *s;
+                weft_task_new(&s, cx->rt, sender_poll);
                 s->tx = weft_mpsc_tx_clone(self->tx);
                 s->drop_tx = 1;
                 s->from = self->i;
@@ -206,11 +204,11 @@ typedef struct close_test {
     int got[16];
 } close_test;
 
-static weft_poll close_test_poll(void *arg, weft_cx *cx) {
-    close_test *self = arg;
+weft_async_fn(close_test_poll, close_test) {
     weft_async (self) {
         for (int i = 0; i < 2; i++) {
-            sender *s = weft_task_new(cx->rt, sender, sender_poll); /* no await here */
+            sender *s;
+            weft_task_new(&s, cx->rt, sender_poll); /* no await here */
             s->tx = i == 0 ? self->tx : weft_mpsc_tx_clone(self->tx);
             s->drop_tx = 1;
             s->from = i * 5;
@@ -265,11 +263,11 @@ typedef struct rxclose_test {
     int got[4];
 } rxclose_test;
 
-static weft_poll rxclose_test_poll(void *arg, weft_cx *cx) {
-    rxclose_test *self = arg;
+weft_async_fn(rxclose_test_poll, rxclose_test) {
     weft_async (self) {
         {
-            sender *s = weft_task_new(cx->rt, sender, sender_poll);
+            sender *s;
+            weft_task_new(&s, cx->rt, sender_poll);
             s->tx = self->tx;
             s->from = 0;
             s->to = 5;
@@ -334,8 +332,7 @@ typedef struct parked_test {
     int status;
 } parked_test;
 
-static weft_poll abort_after_park_poll(void *arg, weft_cx *cx) {
-    parked_test *self = arg;
+weft_async_fn(abort_after_park_poll, parked_test) {
     weft_async (self) {
         weft_yield(); /* the victim parks */
         weft_task_abort(self->h);
@@ -351,7 +348,8 @@ static void mpsc_cancelled_recv_leaves_no_registration(void) {
     weft_mpsc_tx *tx;
     weft_mpsc_rx *rx;
     CHECK_EQ(weft_mpsc_new(&tx, &rx, 1, sizeof(int), NULL), 0);
-    receiver *r = weft_task_new(rt, receiver, receiver_poll);
+    receiver *r;
+    weft_task_new(&r, rt, receiver_poll);
     r->rx = rx;
     r->max = 1;
     parked_test t = {.h = weft_task_spawn(r)};
@@ -373,7 +371,8 @@ static void mpsc_cancelled_send_leaves_no_waiter(void) {
     CHECK_EQ(weft_mpsc_new(&tx, &rx, 1, sizeof(int), NULL), 0);
     int v = 1, out = 0;
     CHECK_EQ(weft_mpsc_try_send(tx, &v), 0); /* full */
-    sender *s = weft_task_new(rt, sender, sender_poll);
+    sender *s;
+    weft_task_new(&s, rt, sender_poll);
     s->tx = tx;
     s->from = 10;
     s->to = 11;
@@ -399,18 +398,18 @@ typedef struct grant_test {
     int v, status, b_sent;
 } grant_test;
 
-static weft_poll grant_test_poll(void *arg, weft_cx *cx) {
-    grant_test *self = arg;
+weft_async_fn(grant_test_poll, grant_test) {
     weft_async (self) {
         {
             int filler = 1;
             weft_mpsc_try_send(self->tx, &filler);
-            sender *s = weft_task_new(cx->rt, sender, sender_poll);
+            sender *s;
+            weft_task_new(&s, cx->rt, sender_poll);
             s->tx = self->tx;
             s->from = 10;
             s->to = 11;
             self->a = weft_task_spawn(s);
-            s = weft_task_new(cx->rt, sender, sender_poll);
+            weft_task_new(&s, cx->rt, sender_poll);
             s->tx = self->tx;
             s->from = 20;
             s->to = 21;
@@ -835,8 +834,7 @@ typedef struct holder {
     int st, v;
 } holder;
 
-static weft_poll holder_poll(void *arg, weft_cx *cx) {
-    holder *self = arg;
+weft_async_fn(holder_poll, holder) {
     weft_async (self) {
         weft_await(weft_mpsc_reserve(self->tx, cx, &self->op, &self->st));
         if (self->st) weft_return;
@@ -854,7 +852,8 @@ static void mpsc_aborted_task_releases_its_permit_in_finally(void) {
     weft_mpsc_rx *rx, *nrx;
     CHECK_EQ(weft_mpsc_new(&tx, &rx, 1, sizeof(int), NULL), 0);
     CHECK_EQ(weft_mpsc_new(&ntx, &nrx, 1, sizeof(int), NULL), 0);
-    holder *h = weft_task_new(rt, holder, holder_poll);
+    holder *h;
+    weft_task_new(&h, rt, holder_poll);
     h->tx = tx;
     h->never = nrx;
     parked_test t = {.h = weft_task_spawn(h)};

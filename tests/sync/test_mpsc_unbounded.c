@@ -256,8 +256,7 @@ typedef struct producer {
 } producer;
 
 /* Sends id * PER_THREAD + i in order, by send, try_send and permit in turn. */
-static weft_poll producer_poll(void *arg, weft_cx *cx) {
-    producer *self = arg;
+weft_async_fn(producer_poll, producer) {
     weft_async (self) {
         for (self->i = 0; self->i < PER_THREAD; self->i++) {
             self->v = self->id * PER_THREAD + self->i;
@@ -288,8 +287,7 @@ typedef struct consumer {
     int next[THREADS];
 } consumer;
 
-static weft_poll consumer_poll(void *arg, weft_cx *cx) {
-    consumer *self = arg;
+weft_async_fn(consumer_poll, consumer) {
     weft_async (self) {
         for (;;) {
             weft_await(weft_mpsc_recv(self->rx, cx, &self->v, &self->st));

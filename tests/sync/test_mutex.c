@@ -154,8 +154,7 @@ typedef struct incr {
     long seen;
 } incr;
 
-static weft_poll incr_poll(void *arg, weft_cx *cx) {
-    incr *self = arg;
+weft_async_fn(incr_poll, incr) {
     weft_async (self) {
         for (self->i = 0; self->i < self->rounds; self->i++) {
             weft_await(weft_mutex_lock(&self->sh->m, cx, &self->g));
@@ -180,11 +179,11 @@ typedef struct incr_test {
     int i;
 } incr_test;
 
-static weft_poll incr_test_poll(void *arg, weft_cx *cx) {
-    incr_test *self = arg;
+weft_async_fn(incr_test_poll, incr_test) {
     weft_async (self) {
         for (self->i = 0; self->i < 8; self->i++) {
-            incr *w = weft_task_new(cx->rt, incr, incr_poll);
+            incr *w;
+            weft_task_new(&w, cx->rt, incr_poll);
             w->sh = &self->sh;
             w->id = self->i;
             w->rounds = 50;
@@ -220,8 +219,7 @@ typedef struct holder_task {
     weft_notified_op op;
 } holder_task;
 
-static weft_poll holder_poll(void *arg, weft_cx *cx) {
-    holder_task *self = arg;
+weft_async_fn(holder_poll, holder_task) {
     weft_async (self) {
         weft_await(weft_mutex_lock(self->m, cx, &self->g));
         weft_await(weft_notified(self->forever, cx, &self->op)); /* never comes */
@@ -239,11 +237,11 @@ typedef struct abort_holder_test {
     int got;
 } abort_holder_test;
 
-static weft_poll abort_holder_test_poll(void *arg, weft_cx *cx) {
-    abort_holder_test *self = arg;
+weft_async_fn(abort_holder_test_poll, abort_holder_test) {
     weft_async (self) {
         {
-            holder_task *t = weft_task_new(cx->rt, holder_task, holder_poll);
+            holder_task *t;
+            weft_task_new(&t, cx->rt, holder_poll);
             t->m = &self->m;
             t->forever = &self->never;
             self->h = weft_task_spawn(t);
@@ -307,8 +305,7 @@ typedef struct locker {
     int *got;
 } locker;
 
-static weft_poll locker_poll(void *arg, weft_cx *cx) {
-    locker *self = arg;
+weft_async_fn(locker_poll, locker) {
     weft_async (self) {
         weft_await(weft_mutex_lock(self->m, cx, &self->g));
         *self->got = 1;
@@ -319,7 +316,8 @@ static weft_poll locker_poll(void *arg, weft_cx *cx) {
 }
 
 static weft_task *spawn_locker(weft_rt *rt, weft_mutex *m, int *got) {
-    locker *l = weft_task_new(rt, locker, locker_poll);
+    locker *l;
+    weft_task_new(&l, rt, locker_poll);
     l->m = m;
     l->got = got;
     return weft_task_spawn(l);
@@ -334,8 +332,7 @@ typedef struct race_test {
     int lost, stuck, leaks;
 } race_test;
 
-static weft_poll race_test_poll(void *arg, weft_cx *cx) {
-    race_test *self = arg;
+weft_async_fn(race_test_poll, race_test) {
     weft_async (self) {
         for (self->i = 0; self->i < RACE_ITERS; self->i++) {
             {
@@ -417,8 +414,7 @@ typedef struct mt_task {
     int i;
 } mt_task;
 
-static weft_poll mt_task_poll(void *arg, weft_cx *cx) {
-    mt_task *self = arg;
+weft_async_fn(mt_task_poll, mt_task) {
     weft_async (self) {
         for (self->i = 0; self->i < MT_ROUNDS; self->i++) {
             weft_await(weft_mutex_lock(&self->sh->m, cx, &self->g));
@@ -431,7 +427,8 @@ static weft_poll mt_task_poll(void *arg, weft_cx *cx) {
 }
 
 static weft_task *mt_make(weft_rt *rt, const spawn_all *sa, int i) {
-    mt_task *t = weft_task_new(rt, mt_task, mt_task_poll);
+    mt_task *t;
+    weft_task_new(&t, rt, mt_task_poll);
     if (!t) return NULL;
     (void)i;
     t->sh = sa->arg;
@@ -565,8 +562,7 @@ typedef struct rw_task {
     int i, writer;
 } rw_task;
 
-static weft_poll rw_task_poll(void *arg, weft_cx *cx) {
-    rw_task *self = arg;
+weft_async_fn(rw_task_poll, rw_task) {
     weft_async (self) {
         for (self->i = 0; self->i < RW_ROUNDS; self->i++) {
             if (self->writer && self->i % 4 == 0) {
@@ -590,7 +586,8 @@ static weft_poll rw_task_poll(void *arg, weft_cx *cx) {
 }
 
 static weft_task *rw_make(weft_rt *rt, const spawn_all *sa, int i) {
-    rw_task *t = weft_task_new(rt, rw_task, rw_task_poll);
+    rw_task *t;
+    weft_task_new(&t, rt, rw_task_poll);
     if (!t) return NULL;
     t->sh = sa->arg;
     t->writer = i == 0;

@@ -52,8 +52,7 @@ static weft_poll notified_announced(waiter *self, weft_cx *cx) {
     return r;
 }
 
-static weft_poll waiter_poll(void *arg, weft_cx *cx) {
-    waiter *self = arg;
+weft_async_fn(waiter_poll, waiter) {
     weft_async (self) {
         weft_await(notified_announced(self, cx));
         self->done = 1;
@@ -64,7 +63,8 @@ static weft_poll waiter_poll(void *arg, weft_cx *cx) {
 
 static weft_task *spawn_waiter(weft_rt *rt, weft_notify *n, int id, int *log, int *log_n,
                                sem_t *parked_sem) {
-    waiter *w = weft_task_new(rt, waiter, waiter_poll);
+    waiter *w;
+    weft_task_new(&w, rt, waiter_poll);
     if (!w) return NULL;
     w->n = n;
     w->id = id;
@@ -83,8 +83,7 @@ typedef struct abort_test {
     int status;
 } abort_test;
 
-static weft_poll abort_after_park_poll(void *arg, weft_cx *cx) {
-    abort_test *self = arg;
+weft_async_fn(abort_after_park_poll, abort_test) {
     weft_async (self) {
         weft_yield(); /* the victim parks */
         weft_task_abort(self->h);
@@ -104,8 +103,7 @@ typedef struct one_test {
     int i, k, before, parked_before, done_before, log[3], log_n, permit_after;
 } one_test;
 
-static weft_poll one_wakes_poll(void *arg, weft_cx *cx) {
-    one_test *self = arg;
+weft_async_fn(one_wakes_poll, one_test) {
     weft_async (self) {
         self->h[0] = spawn_waiter(cx->rt, &self->n, 0, NULL, NULL, NULL);
         weft_yield(); /* it parks */
@@ -131,8 +129,7 @@ static void notify_one_wakes_a_waiting_task(void) {
     weft_rt_free(rt);
 }
 
-static weft_poll permit_first_poll(void *arg, weft_cx *cx) {
-    one_test *self = arg;
+weft_async_fn(permit_first_poll, one_test) {
     weft_async (self) {
         weft_notify_one(&self->n); /* nobody waits: stored */
         self->h[0] = spawn_waiter(cx->rt, &self->n, 0, NULL, NULL, NULL);
@@ -235,8 +232,7 @@ static void notify_one_wakes_waiters_in_fifo_order(void) {
     for (int i = 0; i < 4; i++) CHECK_EQ(atomic_load(&w[i].refs), 0);
 }
 
-static weft_poll fifo_tasks_poll(void *arg, weft_cx *cx) {
-    one_test *self = arg;
+weft_async_fn(fifo_tasks_poll, one_test) {
     weft_async (self) {
         for (self->i = 0; self->i < 3; self->i++)
             self->h[self->i] = spawn_waiter(cx->rt, &self->n, self->i, self->log, &self->log_n,
@@ -296,8 +292,7 @@ static void notify_waiter_repolled_with_new_waker_wakes_the_new_one(void) {
 
 /* ---- notify_waiters ----------------------------------------------------- */
 
-static weft_poll waiters_wake_all_poll(void *arg, weft_cx *cx) {
-    one_test *self = arg;
+weft_async_fn(waiters_wake_all_poll, one_test) {
     weft_async (self) {
         for (self->i = 0; self->i < 3; self->i++)
             self->h[self->i] = spawn_waiter(cx->rt, &self->n, self->i, self->log, &self->log_n,
@@ -496,8 +491,7 @@ typedef struct handoff_test {
     int a_status, a_done, b_done, permit_after;
 } handoff_test;
 
-static weft_poll handoff_poll(void *arg, weft_cx *cx) {
-    handoff_test *self = arg;
+weft_async_fn(handoff_poll, handoff_test) {
     weft_async (self) {
         self->a = spawn_waiter(cx->rt, &self->n, 0, NULL, NULL, NULL);
         self->b = spawn_waiter(cx->rt, &self->n, 1, NULL, NULL, NULL);
@@ -628,8 +622,7 @@ typedef struct join_all {
     int i, done;
 } join_all;
 
-static weft_poll join_all_poll(void *arg, weft_cx *cx) {
-    join_all *self = arg;
+weft_async_fn(join_all_poll, join_all) {
     weft_async (self) {
         for (self->i = 0; self->i < 4; self->i++)
             self->h[self->i] = spawn_waiter(cx->rt, self->n, self->i, NULL, NULL, self->parked);
@@ -675,8 +668,7 @@ typedef struct many_waiters {
     int i, done;
 } many_waiters;
 
-static weft_poll many_waiters_poll(void *arg, weft_cx *cx) {
-    many_waiters *self = arg;
+weft_async_fn(many_waiters_poll, many_waiters) {
     weft_async (self) {
         for (self->i = 0; self->i < MANY_WAITERS; self->i++)
             self->h[self->i] = spawn_waiter(cx->rt, self->n, self->i, NULL, NULL, self->parked);
@@ -746,8 +738,7 @@ typedef struct pong {
     int count;
 } pong;
 
-static weft_poll pong_poll(void *arg, weft_cx *cx) {
-    pong *self = arg;
+weft_async_fn(pong_poll, pong) {
     weft_async (self) {
         while (self->count < PINGS) {
             weft_await(weft_notified(self->n, cx, &self->op));
@@ -834,8 +825,7 @@ typedef struct race_test {
     int lost, doubled, leaks, a_won, b_won, stored;
 } race_test;
 
-static weft_poll race_test_poll(void *arg, weft_cx *cx) {
-    race_test *self = arg;
+weft_async_fn(race_test_poll, race_test) {
     weft_async (self) {
         for (self->i = 0; self->i < RACE_ITERS; self->i++) {
             {

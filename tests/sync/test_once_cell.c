@@ -137,8 +137,7 @@ typedef struct user {
     int st, k, role;
 } user;
 
-static weft_poll user_poll(void *arg, weft_cx *cx) {
-    user *self = arg;
+weft_async_fn(user_poll, user) {
     weft_async (self) {
         weft_await(weft_once_cell_get_or_begin(&self->sh->c, cx, &self->op, &self->st));
         if (self->st == WEFT_ONCE_INIT) {
@@ -164,11 +163,11 @@ typedef struct cell_test {
     int i, abort_first;
 } cell_test;
 
-static weft_poll cell_test_poll(void *arg, weft_cx *cx) {
-    cell_test *self = arg;
+weft_async_fn(cell_test_poll, cell_test) {
     weft_async (self) {
         for (self->i = 0; self->i < 10; self->i++) {
-            user *u = weft_task_new(cx->rt, user, user_poll);
+            user *u;
+            weft_task_new(&u, cx->rt, user_poll);
             u->sh = &self->sh;
             self->h[self->i] = weft_task_spawn(u);
         }
@@ -235,8 +234,7 @@ typedef struct oc_main {
     int i, st;
 } oc_main;
 
-static weft_poll oc_main_poll(void *arg, weft_cx *cx) {
-    oc_main *self = arg;
+weft_async_fn(oc_main_poll, oc_main) {
     weft_async (self) {
         for (self->i = 0; self->i < OC_CELLS; self->i++) {
             weft_await(weft_once_cell_get_or_begin(&self->sh->cells[self->i], cx, &self->op, &self->st));

@@ -50,8 +50,7 @@ static weft_poll recv_announced(receiver *self, weft_cx *cx) {
     return r;
 }
 
-static weft_poll receiver_poll(void *arg, weft_cx *cx) {
-    receiver *self = arg;
+weft_async_fn(receiver_poll, receiver) {
     weft_async (self) {
         weft_await(recv_announced(self, cx));
         self->done = 1;
@@ -76,8 +75,7 @@ static weft_poll closed_announced(closed_waiter *self, weft_cx *cx) {
     return r;
 }
 
-static weft_poll closed_waiter_poll(void *arg, weft_cx *cx) {
-    closed_waiter *self = arg;
+weft_async_fn(closed_waiter_poll, closed_waiter) {
     weft_async (self) {
         weft_await(closed_announced(self, cx));
         self->done = 1;
@@ -92,8 +90,7 @@ typedef struct abort_test {
     int status, before; /* the victim's `done` before the abort */
 } abort_test;
 
-static weft_poll abort_after_park_poll(void *arg, weft_cx *cx) {
-    abort_test *self = arg;
+weft_async_fn(abort_after_park_poll, abort_test) {
     weft_async (self) {
         weft_yield(); /* the victim parks */
         weft_task_abort(self->h);
@@ -115,11 +112,11 @@ typedef struct wake_test {
     int close_rx; /* for closed_waiter tests: 1 rx_close, 2 rx_drop */
 } wake_test;
 
-static weft_poll recv_wake_test_poll(void *arg, weft_cx *cx) {
-    wake_test *self = arg;
+weft_async_fn(recv_wake_test_poll, wake_test) {
     weft_async (self) {
         {
-            receiver *r = weft_task_new(cx->rt, receiver, receiver_poll);
+            receiver *r;
+            weft_task_new(&r, cx->rt, receiver_poll);
             r->rx = self->rx;
             self->h = weft_task_spawn(r);
         }
@@ -135,11 +132,11 @@ static weft_poll recv_wake_test_poll(void *arg, weft_cx *cx) {
     return WEFT_READY;
 }
 
-static weft_poll closed_wake_test_poll(void *arg, weft_cx *cx) {
-    wake_test *self = arg;
+weft_async_fn(closed_wake_test_poll, wake_test) {
     weft_async (self) {
         {
-            closed_waiter *w = weft_task_new(cx->rt, closed_waiter, closed_waiter_poll);
+            closed_waiter *w;
+            weft_task_new(&w, cx->rt, closed_waiter_poll);
             w->tx = self->tx;
             self->h = weft_task_spawn(w);
         }
@@ -452,7 +449,8 @@ static void oneshot_aborted_closed_wait_leaves_no_registration(void) {
     weft_oneshot_tx *tx;
     weft_oneshot_rx *rx;
     CHECK_EQ(weft_oneshot_new(&tx, &rx, sizeof(int), NULL), 0);
-    closed_waiter *w = weft_task_new(rt, closed_waiter, closed_waiter_poll);
+    closed_waiter *w;
+    weft_task_new(&w, rt, closed_waiter_poll);
     w->tx = tx;
     abort_test t = {.h = weft_task_spawn(w)};
     CHECK_EQ(weft_block_on(rt, abort_after_park_poll, &t), 0);
@@ -475,7 +473,8 @@ static void oneshot_aborted_recv_leaves_no_registration(void) {
     weft_oneshot_tx *tx;
     weft_oneshot_rx *rx;
     CHECK_EQ(weft_oneshot_new(&tx, &rx, sizeof(int), NULL), 0);
-    receiver *r = weft_task_new(rt, receiver, receiver_poll);
+    receiver *r;
+    weft_task_new(&r, rt, receiver_poll);
     r->rx = rx;
     abort_test t = {.h = weft_task_spawn(r)};
     CHECK_EQ(weft_block_on(rt, abort_after_park_poll, &t), 0);
@@ -493,7 +492,8 @@ static void oneshot_value_sent_after_cancelled_recv_is_still_received(void) {
     weft_oneshot_tx *tx;
     weft_oneshot_rx *rx;
     CHECK_EQ(weft_oneshot_new(&tx, &rx, sizeof(int), NULL), 0);
-    receiver *victim = weft_task_new(rt, receiver, receiver_poll);
+    receiver *victim;
+    weft_task_new(&victim, rt, receiver_poll);
     victim->rx = rx;
     abort_test t = {.h = weft_task_spawn(victim)};
     CHECK_EQ(weft_block_on(rt, abort_after_park_poll, &t), 0);
@@ -622,8 +622,7 @@ typedef struct sender_frame {
     int value, rc;
 } sender_frame;
 
-static weft_poll sender_frame_poll(void *arg, weft_cx *cx) {
-    sender_frame *self = arg;
+weft_async_fn(sender_frame_poll, sender_frame) {
     weft_async (self) {
         weft_yield();
         self->rc = weft_oneshot_send(self->tx, &self->value);
@@ -760,8 +759,7 @@ typedef struct stress_recv {
     int status;
 } stress_recv;
 
-static weft_poll stress_recv_poll(void *arg, weft_cx *cx) {
-    stress_recv *self = arg;
+weft_async_fn(stress_recv_poll, stress_recv) {
     weft_async (self) {
         for (self->i = 0; self->i < STRESS_N; self->i++) {
             if (stress_rx_drops_early(self->i)) {
@@ -852,8 +850,7 @@ typedef struct race_test {
     int by_task, by_try, bad, leaks;
 } race_test;
 
-static weft_poll race_test_poll(void *arg, weft_cx *cx) {
-    race_test *self = arg;
+weft_async_fn(race_test_poll, race_test) {
     weft_async (self) {
         for (self->i = 0; self->i < RACE_ITERS; self->i++) {
             {
@@ -862,7 +859,8 @@ static weft_poll race_test_poll(void *arg, weft_cx *cx) {
                     self->bad++;
                     weft_return;
                 }
-                receiver *r = weft_task_new(cx->rt, receiver, receiver_poll);
+                receiver *r;
+                weft_task_new(&r, cx->rt, receiver_poll);
                 r->rx = self->rx;
                 r->status = 1;
                 self->h = weft_task_spawn(r);

@@ -350,8 +350,7 @@ typedef struct worker {
     int *inside, *max_inside;
 } worker;
 
-static weft_poll worker_poll(void *arg, weft_cx *cx) {
-    worker *self = arg;
+weft_async_fn(worker_poll, worker) {
     weft_async (self) {
         weft_await(weft_semaphore_acquire_many(self->s, cx, &self->op, self->n, &self->status));
         if (self->status) weft_return;
@@ -376,11 +375,11 @@ typedef struct limit_test {
     int i, log[20], log_n, inside, max_inside;
 } limit_test;
 
-static weft_poll limit_test_poll(void *arg, weft_cx *cx) {
-    limit_test *self = arg;
+weft_async_fn(limit_test_poll, limit_test) {
     weft_async (self) {
         for (self->i = 0; self->i < 20; self->i++) {
-            worker *w = weft_task_new(cx->rt, worker, worker_poll);
+            worker *w;
+            weft_task_new(&w, cx->rt, worker_poll);
             w->s = &self->s;
             w->n = 1;
             w->id = self->i;
@@ -421,16 +420,16 @@ typedef struct abort_test {
     int b_got;
 } abort_test;
 
-static weft_poll abort_test_poll(void *arg, weft_cx *cx) {
-    abort_test *self = arg;
+weft_async_fn(abort_test_poll, abort_test) {
     weft_async (self) {
         weft_await(weft_semaphore_acquire(&self->s, cx, &self->mine, NULL));
         {
-            worker *w = weft_task_new(cx->rt, worker, worker_poll);
+            worker *w;
+            weft_task_new(&w, cx->rt, worker_poll);
             w->s = &self->s;
             w->n = 1;
             self->a = weft_task_spawn(w);
-            w = weft_task_new(cx->rt, worker, worker_poll);
+            weft_task_new(&w, cx->rt, worker_poll);
             w->s = &self->s;
             w->n = 1;
             w->got = &self->b_got;
@@ -494,15 +493,15 @@ typedef struct race_test {
 } race_test;
 
 static weft_task *spawn_worker(weft_rt *rt, weft_semaphore *s, int *flag) {
-    worker *w = weft_task_new(rt, worker, worker_poll);
+    worker *w;
+    weft_task_new(&w, rt, worker_poll);
     w->s = s;
     w->n = 1;
     w->got = flag;
     return weft_task_spawn(w);
 }
 
-static weft_poll race_test_poll(void *arg, weft_cx *cx) {
-    race_test *self = arg;
+weft_async_fn(race_test_poll, race_test) {
     weft_async (self) {
         for (self->i = 0; self->i < RACE_ITERS; self->i++) {
             {
@@ -587,8 +586,7 @@ typedef struct st_task {
     uint64_t rng;
 } st_task;
 
-static weft_poll st_task_poll(void *arg, weft_cx *cx) {
-    st_task *self = arg;
+weft_async_fn(st_task_poll, st_task) {
     weft_async (self) {
         for (self->i = 0; self->i < ST_ROUNDS; self->i++) {
             self->n = 1 + (int)(test_rand(&self->rng) % 2);
@@ -607,7 +605,8 @@ static weft_poll st_task_poll(void *arg, weft_cx *cx) {
 }
 
 static weft_task *st_make(weft_rt *rt, const spawn_all *sa, int i) {
-    st_task *t = weft_task_new(rt, st_task, st_task_poll);
+    st_task *t;
+    weft_task_new(&t, rt, st_task_poll);
     if (!t) return NULL;
     t->sh = sa->arg;
     t->rng = sa->seed + (uint64_t)i * 7919;

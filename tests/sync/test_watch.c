@@ -371,8 +371,7 @@ typedef struct closed_waiter {
     int done;
 } closed_waiter;
 
-static weft_poll closed_waiter_poll(void *arg, weft_cx *cx) {
-    closed_waiter *self = arg;
+weft_async_fn(closed_waiter_poll, closed_waiter) {
     weft_async (self) {
         weft_await(weft_watch_tx_closed(self->tx, cx));
         self->done = 1;
@@ -388,11 +387,11 @@ typedef struct closed_test {
     int i, done_early;
 } closed_test;
 
-static weft_poll closed_test_poll(void *arg, weft_cx *cx) {
-    closed_test *self = arg;
+weft_async_fn(closed_test_poll, closed_test) {
     weft_async (self) {
         {
-            closed_waiter *c = weft_task_new(cx->rt, closed_waiter, closed_waiter_poll);
+            closed_waiter *c;
+            weft_task_new(&c, cx->rt, closed_waiter_poll);
             c->tx = self->tx;
             self->h = weft_task_spawn(c);
         }
@@ -656,8 +655,7 @@ typedef struct watcher {
     int drop_rx;
 } watcher;
 
-static weft_poll watcher_poll(void *arg, weft_cx *cx) {
-    watcher *self = arg;
+weft_async_fn(watcher_poll, watcher) {
     weft_async (self) {
         self->last = -1;
         for (;;) {
@@ -684,11 +682,11 @@ typedef struct task_test {
     int i, n, sends, early;
 } task_test;
 
-static weft_poll task_test_poll(void *arg, weft_cx *cx) {
-    task_test *self = arg;
+weft_async_fn(task_test_poll, task_test) {
     weft_async (self) {
         for (self->i = 0; self->i < TASKS; self->i++) {
-            watcher *w = weft_task_new(cx->rt, watcher, watcher_poll);
+            watcher *w;
+            weft_task_new(&w, cx->rt, watcher_poll);
             w->rx = weft_watch_subscribe(self->tx);
             w->until = self->sends;
             w->drop_rx = 1;
@@ -736,11 +734,11 @@ typedef struct close_task_test {
     int i;
 } close_task_test;
 
-static weft_poll close_task_test_poll(void *arg, weft_cx *cx) {
-    close_task_test *self = arg;
+weft_async_fn(close_task_test_poll, close_task_test) {
     weft_async (self) {
         for (self->i = 0; self->i < 2; self->i++) {
-            watcher *w = weft_task_new(cx->rt, watcher, watcher_poll);
+            watcher *w;
+            weft_task_new(&w, cx->rt, watcher_poll);
             w->rx = self->i ? weft_watch_subscribe(self->tx) : self->rx;
             w->until = 1000;
             w->drop_rx = 1;
@@ -781,8 +779,7 @@ typedef struct abort_test {
     int status;
 } abort_test;
 
-static weft_poll abort_after_park_poll(void *arg, weft_cx *cx) {
-    abort_test *self = arg;
+weft_async_fn(abort_after_park_poll, abort_test) {
     weft_async (self) {
         weft_yield(); /* the victim parks */
         weft_task_abort(self->h);
@@ -798,7 +795,8 @@ static void watch_aborted_waiting_task_leaves_no_waker(void) {
     weft_watch_tx *tx;
     weft_watch_rx *rx;
     CHECK_EQ(new_int(&tx, &rx, 0), 0);
-    watcher *w = weft_task_new(rt, watcher, watcher_poll);
+    watcher *w;
+    weft_task_new(&w, rt, watcher_poll);
     w->rx = rx; /* not dropped by the task: the rx outlives it */
     w->until = 1;
     abort_test t = {.h = weft_task_spawn(w)};
@@ -893,14 +891,14 @@ typedef struct race_test {
 } race_test;
 
 static weft_task *spawn_watcher(weft_rt *rt, weft_watch_rx *rx, int until) {
-    watcher *w = weft_task_new(rt, watcher, watcher_poll);
+    watcher *w;
+    weft_task_new(&w, rt, watcher_poll);
     w->rx = rx;
     w->until = until;
     return weft_task_spawn(w);
 }
 
-static weft_poll race_test_poll(void *arg, weft_cx *cx) {
-    race_test *self = arg;
+weft_async_fn(race_test_poll, race_test) {
     weft_async (self) {
         for (self->i = 1; self->i <= RACE_ITERS; self->i++) {
             {
@@ -1166,8 +1164,7 @@ typedef struct p_sender {
     int i, fails;
 } p_sender;
 
-static weft_poll p_sender_poll(void *arg, weft_cx *cx) {
-    p_sender *self = arg;
+weft_async_fn(p_sender_poll, p_sender) {
     weft_async (self) {
         for (self->i = 1; self->i <= STRESS_N; self->i++) {
             {
@@ -1191,8 +1188,7 @@ typedef struct p_watcher {
     int status, changes, backwards, use_update;
 } p_watcher;
 
-static weft_poll p_watcher_poll(void *arg, weft_cx *cx) {
-    p_watcher *self = arg;
+weft_async_fn(p_watcher_poll, p_watcher) {
     weft_async (self) {
         for (;;) {
             weft_await(weft_watch_changed(self->rx, cx, &self->status));

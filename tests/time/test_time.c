@@ -91,8 +91,7 @@ typedef struct sleeper {
     int woke, finally_runs, cancelled;
 } sleeper;
 
-static weft_poll sleeper_poll(void *arg, weft_cx *cx) {
-    sleeper *self = arg;
+weft_async_fn(sleeper_poll, sleeper) {
     weft_async (self) {
         self->before = weft_now(cx->rt);
         weft_await(weft_sleep(&self->op, cx, self->ms));
@@ -112,7 +111,8 @@ static weft_poll sleeper_poll(void *arg, weft_cx *cx) {
 }
 
 static weft_task *spawn_sleeper(weft_rt *rt, uint64_t ms, int id, wake_log *log) {
-    sleeper *s = weft_task_new(rt, sleeper, sleeper_poll);
+    sleeper *s;
+    weft_task_new(&s, rt, sleeper_poll);
     if (!s) return NULL;
     s->ms = ms;
     s->id = id;
@@ -128,8 +128,7 @@ typedef struct yielder {
     int n, i;
 } yielder;
 
-static weft_poll yielder_poll(void *arg, weft_cx *cx) {
-    yielder *self = arg;
+weft_async_fn(yielder_poll, yielder) {
     weft_async (self) {
         for (self->i = 0; self->i < self->n; self->i++) weft_yield();
     }
@@ -144,8 +143,7 @@ typedef struct join_all {
     int status[64];
 } join_all;
 
-static weft_poll join_all_poll(void *arg, weft_cx *cx) {
-    join_all *self = arg;
+weft_async_fn(join_all_poll, join_all) {
     weft_async (self) {
         for (self->i = 0; self->i < self->n; self->i++)
             weft_await(weft_join(self->h[self->i], cx, &self->status[self->i]));
@@ -162,8 +160,7 @@ typedef struct child {
     int finished, finally_runs, cancelled;
 } child;
 
-static weft_poll child_poll(void *arg, weft_cx *cx) {
-    child *self = arg;
+weft_async_fn(child_poll, child) {
     weft_async (self) {
         if (self->g)
             weft_await(gate_wait(self->g, cx));
@@ -199,8 +196,7 @@ typedef struct two_sleeps {
     weft_instant first, second;
 } two_sleeps;
 
-static weft_poll two_sleeps_poll(void *arg, weft_cx *cx) {
-    two_sleeps *self = arg;
+weft_async_fn(two_sleeps_poll, two_sleeps) {
     weft_async (self) {
         weft_await(weft_sleep(&self->op, cx, 30));
         self->first = weft_now(cx->rt);
@@ -285,8 +281,7 @@ typedef struct direct {
     weft_instant now;
 } direct;
 
-static weft_poll sleep_zero_poll(void *arg, weft_cx *cx) {
-    direct *self = arg;
+weft_async_fn(sleep_zero_poll, direct) {
     weft_async (self) {
         self->r_zero = weft_sleep(&self->op, cx, 0);
         self->timers = stats(cx->rt).timers;
@@ -306,8 +301,7 @@ static void sleep_zero_is_ready_at_once(void) {
     weft_rt_free(rt);
 }
 
-static weft_poll sleep_until_past_poll(void *arg, weft_cx *cx) {
-    direct *self = arg;
+weft_async_fn(sleep_until_past_poll, direct) {
     weft_async (self) {
         weft_await(weft_sleep(&self->op, cx, 100));
         self->r_past = weft_sleep_until(&self->op, cx, 40);
@@ -336,8 +330,7 @@ typedef struct until {
     weft_instant at;
 } until;
 
-static weft_poll until_poll(void *arg, weft_cx *cx) {
-    until *self = arg;
+weft_async_fn(until_poll, until) {
     weft_async (self) {
         weft_await(weft_sleep_until(&self->op, cx, self->deadline));
         self->at = weft_now(cx->rt);
@@ -371,8 +364,7 @@ typedef struct midms {
     weft_instant before, after;
 } midms;
 
-static weft_poll midms_poll(void *arg, weft_cx *cx) {
-    midms *self = arg;
+weft_async_fn(midms_poll, midms) {
     weft_async (self) {
         self->before = weft_now(cx->rt);
         weft_await(weft_sleep(&self->op, cx, 40));
@@ -405,8 +397,7 @@ typedef struct advancer {
     uint64_t timers_parked, timers_mid, timers_end;
 } advancer;
 
-static weft_poll advancer_poll(void *arg, weft_cx *cx) {
-    advancer *self = arg;
+weft_async_fn(advancer_poll, advancer) {
     weft_async (self) {
         weft_yield(); /* both park */
         self->timers_parked = stats(cx->rt).timers;
@@ -452,8 +443,7 @@ typedef struct advance_all {
     int n, i;
 } advance_all;
 
-static weft_poll advance_all_poll(void *arg, weft_cx *cx) {
-    advance_all *self = arg;
+weft_async_fn(advance_all_poll, advance_all) {
     weft_async (self) {
         weft_yield();
         weft_time_advance(cx->rt, 100);
@@ -486,8 +476,7 @@ typedef struct advance_rc {
     int rc;
 } advance_rc;
 
-static weft_poll advance_rc_poll(void *arg, weft_cx *cx) {
-    advance_rc *self = arg;
+weft_async_fn(advance_rc_poll, advance_rc) {
     weft_async (self) {
         self->rc = weft_time_advance(cx->rt, 10000);
     }
@@ -503,8 +492,7 @@ static void time_advance_fails_with_einval_when_not_paused(void) {
     weft_rt_free(rt);
 }
 
-static weft_poll advance_to_the_end_poll(void *arg, weft_cx *cx) {
-    advance_rc *self = arg;
+weft_async_fn(advance_to_the_end_poll, advance_rc) {
     weft_async (self) {
         self->rc = weft_time_advance(cx->rt, UINT64_MAX);
         if (self->rc == 0) self->rc = weft_time_advance(cx->rt, 1000);
@@ -577,8 +565,7 @@ typedef struct resume_from {
     int rc;
 } resume_from;
 
-static weft_poll resume_from_poll(void *arg, weft_cx *cx) {
-    resume_from *self = arg;
+weft_async_fn(resume_from_poll, resume_from) {
     weft_async (self) {
         weft_time_advance(cx->rt, 10000000); /* ~2.8 hours ahead of real time */
         self->t0 = weft_now(cx->rt);
@@ -612,8 +599,7 @@ typedef struct spinner {
     int *count;
 } spinner;
 
-static weft_poll spinner_poll(void *arg, weft_cx *cx) {
-    spinner *self = arg;
+weft_async_fn(spinner_poll, spinner) {
     weft_async (self) {
         for (self->i = 0; self->i < self->n; self->i++) {
             (*self->count)++;
@@ -631,8 +617,7 @@ typedef struct watcher {
     weft_instant at;
 } watcher;
 
-static weft_poll watcher_poll(void *arg, weft_cx *cx) {
-    watcher *self = arg;
+weft_async_fn(watcher_poll, watcher) {
     weft_async (self) {
         weft_await(weft_sleep(&self->op, cx, 1));
         self->seen = *self->count;
@@ -644,10 +629,12 @@ static weft_poll watcher_poll(void *arg, weft_cx *cx) {
 static void auto_advance_waits_until_every_task_is_idle(void) {
     weft_rt *rt = new_rt(1);
     int count = 0;
-    spinner *sp = weft_task_new(rt, spinner, spinner_poll);
+    spinner *sp;
+    weft_task_new(&sp, rt, spinner_poll);
     sp->n = 1000;
     sp->count = &count;
-    watcher *w = weft_task_new(rt, watcher, watcher_poll);
+    watcher *w;
+    weft_task_new(&w, rt, watcher_poll);
     w->count = &count;
     weft_task *h[2] = {weft_task_spawn(sp), weft_task_spawn(w)};
     join_all j = {.h = h, .n = 2};
@@ -721,8 +708,7 @@ typedef struct ticker {
     weft_instant when[32], now[32];
 } ticker;
 
-static weft_poll ticker_poll(void *arg, weft_cx *cx) {
-    ticker *self = arg;
+weft_async_fn(ticker_poll, ticker) {
     weft_async (self) {
         weft_interval_init(&self->iv, self->period, self->missed);
         if (self->pre_advance) weft_time_advance(cx->rt, self->pre_advance);
@@ -889,8 +875,7 @@ typedef struct tick_timeout {
     uint64_t timers_after_timeout;
 } tick_timeout;
 
-static weft_poll tick_timeout_poll(void *arg, weft_cx *cx) {
-    tick_timeout *self = arg;
+weft_async_fn(tick_timeout_poll, tick_timeout) {
     weft_async (self) {
         weft_interval_init(&self->iv, 100, WEFT_MISSED_BURST);
         weft_await(weft_interval_tick(&self->iv, cx, &self->w0));
@@ -927,8 +912,7 @@ typedef struct huge_period {
     int err;
 } huge_period;
 
-static weft_poll huge_period_poll(void *arg, weft_cx *cx) {
-    huge_period *self = arg;
+weft_async_fn(huge_period_poll, huge_period) {
     weft_async (self) {
         weft_time_advance(cx->rt, 5);
         weft_interval_init(&self->iv, UINT64_MAX, WEFT_MISSED_BURST);
@@ -962,8 +946,7 @@ typedef struct timed_sleep {
     uint64_t timers_after;
 } timed_sleep;
 
-static weft_poll timed_sleep_poll(void *arg, weft_cx *cx) {
-    timed_sleep *self = arg;
+weft_async_fn(timed_sleep_poll, timed_sleep) {
     weft_async (self) {
         weft_await(weft_timeout(&self->to, self->limit_ms,
                                 weft_sleep(&self->op, cx, self->inner_ms)));
@@ -1019,8 +1002,7 @@ typedef struct timed_probe {
     int finally_runs, cancelled, done;
 } timed_probe;
 
-static weft_poll timed_probe_poll(void *arg, weft_cx *cx) {
-    timed_probe *self = arg;
+weft_async_fn(timed_probe_poll, timed_probe) {
     weft_async (self) {
         if (self->pre_advance) weft_time_advance(cx->rt, self->pre_advance);
         if (self->absolute)
@@ -1093,8 +1075,7 @@ typedef struct release_later {
     weft_sleep_op op;
 } release_later;
 
-static weft_poll release_later_poll(void *arg, weft_cx *cx) {
-    release_later *self = arg;
+weft_async_fn(release_later_poll, release_later) {
     weft_async (self) {
         weft_await(weft_sleep(&self->op, cx, 40));
         self->p->ready = 1;
@@ -1107,7 +1088,8 @@ static weft_poll release_later_poll(void *arg, weft_cx *cx) {
 static void timeout_at_inner_completing_first_gives_err_zero(void) {
     weft_rt *rt = new_rt(1);
     probe p = {0};
-    release_later *r = weft_task_new(rt, release_later, release_later_poll);
+    release_later *r;
+    weft_task_new(&r, rt, release_later_poll);
     r->p = &p;
     weft_task_spawn_detached(r);
     timed_probe t = {.ms = 100, .absolute = 1, .p = &p, .to.err = 12345};
@@ -1129,8 +1111,7 @@ typedef struct timed_child {
     gate *after; /* optional: wait here afterwards */
 } timed_child;
 
-static weft_poll timed_child_poll(void *arg, weft_cx *cx) {
-    timed_child *self = arg;
+weft_async_fn(timed_child_poll, timed_child) {
     weft_async (self) {
         weft_await(weft_timeout(&self->to, self->limit, child_poll(&self->c, cx)));
         self->at = weft_now(cx->rt);
@@ -1177,8 +1158,7 @@ typedef struct abort_later {
     int status;
 } abort_later;
 
-static weft_poll abort_later_poll(void *arg, weft_cx *cx) {
-    abort_later *self = arg;
+weft_async_fn(abort_later_poll, abort_later) {
     weft_async (self) {
         weft_await(weft_sleep(&self->op, cx, 100)); /* the timeout fired at 60 */
         weft_task_abort(self->victim);
@@ -1190,7 +1170,8 @@ static weft_poll abort_later_poll(void *arg, weft_cx *cx) {
 static void timeout_child_finally_is_not_rerun_when_the_parent_is_aborted(void) {
     weft_rt *rt = new_rt(1);
     gate g = {0}, after = {0};
-    timed_child *t = weft_task_new(rt, timed_child, timed_child_poll);
+    timed_child *t;
+    weft_task_new(&t, rt, timed_child_poll);
     t->limit = 60;
     t->c.g = &g;
     t->after = &after;
@@ -1217,8 +1198,7 @@ typedef struct reuse_timeout {
     weft_instant at1, at2;
 } reuse_timeout;
 
-static weft_poll reuse_timeout_poll(void *arg, weft_cx *cx) {
-    reuse_timeout *self = arg;
+weft_async_fn(reuse_timeout_poll, reuse_timeout) {
     weft_async (self) {
         weft_await(weft_timeout(&self->to, 10, probe_wait(&self->p, cx)));
         self->err1 = self->to.err;
@@ -1251,8 +1231,7 @@ typedef struct timed_future {
     weft_instant at;
 } timed_future;
 
-static weft_poll timed_future_poll(void *arg, weft_cx *cx) {
-    timed_future *self = arg;
+weft_async_fn(timed_future_poll, timed_future) {
     weft_async (self) {
         weft_await(weft_timeout_future(&self->to, cx, self->limit, self->f));
         self->at = weft_now(cx->rt);
@@ -1301,8 +1280,7 @@ typedef struct aborter {
     weft_instant now_after;
 } aborter;
 
-static weft_poll aborter_poll(void *arg, weft_cx *cx) {
-    aborter *self = arg;
+weft_async_fn(aborter_poll, aborter) {
     weft_async (self) {
         weft_yield();
         self->timers_parked = stats(cx->rt).timers;
@@ -1339,7 +1317,8 @@ static void abort_of_a_task_parked_in_sleep_removes_its_timer(void) {
 static void abort_of_a_task_parked_in_a_timeout_releases_timer_and_inner(void) {
     weft_rt *rt = new_rt(1);
     probe p = {0};
-    timed_probe *t = weft_task_new(rt, timed_probe, timed_probe_poll);
+    timed_probe *t;
+    weft_task_new(&t, rt, timed_probe_poll);
     t->ms = 3600000;
     t->p = &p;
     aborter a = {.victim = weft_task_spawn(t)};
@@ -1363,7 +1342,8 @@ static void abort_of_a_task_parked_in_timeout_future_releases_timer_and_future(v
     weft_rt *rt = new_rt(1);
     gate g = {0};
     child c = {.g = &g};
-    timed_future *t = weft_task_new(rt, timed_future, timed_future_poll);
+    timed_future *t;
+    weft_task_new(&t, rt, timed_future_poll);
     t->limit = 3600000;
     t->f = (weft_future){child_poll, &c};
     aborter a = {.victim = weft_task_spawn(t)};
@@ -1381,7 +1361,8 @@ static void abort_of_a_task_parked_in_timeout_future_releases_timer_and_future(v
 
 static void abort_of_a_task_parked_in_an_interval_tick_removes_its_timer(void) {
     weft_rt *rt = new_rt(1);
-    ticker *t = weft_task_new(rt, ticker, ticker_poll);
+    ticker *t;
+    weft_task_new(&t, rt, ticker_poll);
     t->period = 1000;
     t->before = 10;
     aborter a = {.victim = weft_task_spawn(t)};
@@ -1406,8 +1387,7 @@ typedef struct huge_watch {
     uint64_t timers_parked, timers_after;
 } huge_watch;
 
-static weft_poll huge_watch_poll(void *arg, weft_cx *cx) {
-    huge_watch *self = arg;
+weft_async_fn(huge_watch_poll, huge_watch) {
     weft_async (self) {
         weft_yield();
         self->timers_parked = stats(cx->rt).timers;
@@ -1464,7 +1444,8 @@ static void rt_free_cancels_sleeping_tasks(void) {
     int detached_finally = 0;
     for (int i = 0; i < 10; i++) CHECK((h[i] = spawn_sleeper(rt, 100 + (uint64_t)i * 37, i, NULL)));
     for (int i = 0; i < 5; i++) {
-        sleeper *s = weft_task_new(rt, sleeper, sleeper_poll);
+        sleeper *s;
+        weft_task_new(&s, rt, sleeper_poll);
         CHECK(s);
         s->ms = 5000 + (uint64_t)i;
         s->finally_count = &detached_finally;
@@ -1506,8 +1487,7 @@ typedef struct many_sleeper {
     weft_sleep_op op;
 } many_sleeper;
 
-static weft_poll many_sleeper_poll(void *arg, weft_cx *cx) {
-    many_sleeper *self = arg;
+weft_async_fn(many_sleeper_poll, many_sleeper) {
     weft_async (self) {
         self->start = weft_now(cx->rt);
         weft_await(weft_sleep(&self->op, cx, self->ms));
@@ -1532,12 +1512,12 @@ typedef struct many_root {
     gate g;
 } many_root;
 
-static weft_poll many_root_poll(void *arg, weft_cx *cx) {
-    many_root *self = arg;
+weft_async_fn(many_root_poll, many_root) {
     weft_async (self) {
         self->st->all_done = &self->g;
         for (int i = 0; i < self->st->n; i++) {
-            many_sleeper *s = weft_task_new(cx->rt, many_sleeper, many_sleeper_poll);
+            many_sleeper *s;
+            weft_task_new(&s, cx->rt, many_sleeper_poll);
             if (!s) {
                 self->spawn_failed = 1;
                 weft_return;
