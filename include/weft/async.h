@@ -160,7 +160,8 @@ typedef struct weft_frame {
     static weft_poll name(type *self, weft_cx *cx);                            \
     typedef type name##_frame;                                                 \
     WEFT__FR_FIRST(type);                                                      \
-    static inline weft_poll name##_erased(void *self, weft_cx *cx) {           \
+    WEFT__MAYBE_UNUSED static inline weft_poll name##_erased(void *self,       \
+                                                             weft_cx *cx) {    \
         return name((type *)self, cx);                                         \
     }                                                                          \
     static weft_poll name(type *self, weft_cx *cx)
@@ -184,6 +185,14 @@ typedef struct weft_frame {
  */
 #define weft_future_of(name, frame)                                            \
     ((weft_future){name##_erased, WEFT__FRAME_PTR(name, frame)})
+
+/* The erased wrapper is unused in a file that never spawns the function;
+ * clang would warn about it even though it is inline. */
+#if defined(__GNUC__)
+#define WEFT__MAYBE_UNUSED __attribute__((unused))
+#else
+#define WEFT__MAYBE_UNUSED
+#endif
 
 /* Rule 1, at file scope: the frame type starts with its weft_frame fr. */
 #define WEFT__FR_FIRST(type)                                                   \

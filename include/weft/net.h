@@ -7,8 +7,9 @@
  *     the reactor of the runtime that polls it (edge-triggered epoll).  An
  *     operation tries the system call and waits only on EAGAIN, so a socket
  *     that already has data costs no trip through the reactor.
- *   - Operations are poll expressions for weft_await.  Their results come
- *     back through out-parameters: a count, or a negative errno
+ *   - Operations are poll expressions for weft_await.  Each delivers its
+ *     result the way every weft operation does (future.h): one int through
+ *     its last parameter, res (may be NULL): a count, or a negative errno
  *     (-ECONNRESET, -EPIPE, -ETIMEDOUT, ...).  Nothing raises SIGPIPE.
  *   - A socket belongs to the runtime that first polled it; polling it from
  *     another gives -EXDEV, and polling it with a hand-made context that has
@@ -61,16 +62,16 @@ int weft_tcp_listen(weft_tcp_listener **out, const weft_addr *addr, int backlog)
 int weft_tcp_listen_str(weft_tcp_listener **out, const char *addr, int backlog);
 
 /*
- * Accept a connection.  Poll expression: READY with *status 0, *out a new
+ * Accept a connection.  Poll expression: READY with *res 0, *out a new
  * socket (owned by the caller) and *peer (may be NULL) its address; or
- * *status a negative errno (-EMFILE, -ENFILE, -ENOBUFS, -ENOMEM: the
+ * *res a negative errno (-EMFILE, -ENFILE, -ENOBUFS, -ENOMEM: the
  * connection stays queued, retry after a pause; -ESHUTDOWN).  ECONNABORTED
  * from the kernel is skipped; a connection reset after the kernel had
  * completed it is returned like any other, and its first read reports
  * -ECONNRESET.  cx == NULL cancels.
  */
 weft_poll weft_tcp_accept(weft_tcp_listener *l, weft_cx *cx, weft_tcp **out, weft_addr *peer,
-                          int *status);
+                          int *res);
 
 /* The bound address (with the real port after binding port 0). */
 int weft_tcp_listener_addr(const weft_tcp_listener *l, weft_addr *out);
@@ -89,45 +90,45 @@ typedef struct weft_connect_op {
 
 /*
  * Connect to addr, giving up after timeout_ms (0: no limit).  Poll
- * expression: READY with *status 0 and *out the connected socket (owned by
- * the caller), or *status -ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH, ...
+ * expression: READY with *res 0 and *out the connected socket (owned by
+ * the caller), or *res -ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH, ...
  * cx == NULL cancels (the half-made socket is closed).
  */
 weft_poll weft_tcp_connect(weft_connect_op *op, weft_cx *cx, const weft_addr *addr,
-                           uint64_t timeout_ms, weft_tcp **out, int *status);
+                           uint64_t timeout_ms, weft_tcp **out, int *res);
 
 /* Wrap a connected stream socket (made nonblocking here); takes the fd. */
 int weft_tcp_from_fd(weft_tcp **out, int fd);
 
 /*
- * Read up to len bytes.  Poll expression: READY with *n > 0 bytes read,
- * 0 at end of stream, or a negative errno.  len == 0 completes at once with
- * 0 (which, as with read(2), says nothing about end of stream).
- * cx == NULL cancels.
+ * Read up to len bytes (at most INT_MAX in one call).  Poll expression:
+ * READY with *res > 0 bytes read, 0 at end of stream, or a negative errno.
+ * len == 0 completes at once with 0 (which, as with read(2), says nothing
+ * about end of stream).  cx == NULL cancels.
  */
-weft_poll weft_tcp_read(weft_tcp *s, weft_cx *cx, void *buf, size_t len, ssize_t *n);
+weft_poll weft_tcp_read(weft_tcp *s, weft_cx *cx, void *buf, size_t len, int *res);
 
 /*
- * Write up to len bytes (at least one unless len == 0).  Poll expression:
- * READY with *n bytes written, or a negative errno (-EPIPE, -ECONNRESET).
- * cx == NULL cancels.
+ * Write up to len bytes (at least one unless len == 0; at most INT_MAX in
+ * one call).  Poll expression: READY with *res bytes written, or a negative
+ * errno (-EPIPE, -ECONNRESET).  cx == NULL cancels.
  */
-weft_poll weft_tcp_write(weft_tcp *s, weft_cx *cx, const void *buf, size_t len, ssize_t *n);
+weft_poll weft_tcp_write(weft_tcp *s, weft_cx *cx, const void *buf, size_t len, int *res);
 
 /* Progress of one write_all, in the caller's frame (zeroed = idle). */
 typedef struct weft_write_op {
-    size_t done; /* bytes written so far */
-    int err;     /* after READY: 0 when all was written, else a negative errno */
+    size_t done; /* bytes written so far (also after a failure or a cancel) */
     int active;
 } weft_write_op;
 
 /*
  * Write all len bytes of buf (which must stay valid and unchanged until
- * READY).  Poll expression: READY with op->err 0, or a negative errno and
- * op->done bytes written.  cx == NULL cancels (op->done tells how much went).
+ * READY).  Poll expression: READY with *res 0 when all was written, or a
+ * negative errno (then op->done bytes went).  cx == NULL cancels (op->done
+ * tells how much went).
  */
 weft_poll weft_tcp_write_all(weft_tcp *s, weft_cx *cx, weft_write_op *op, const void *buf,
-                             size_t len);
+                             size_t len, int *res);
 
 /* shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR.  0 or a negative errno. */
 int weft_tcp_shutdown(weft_tcp *s, int how);
@@ -164,7 +165,8 @@ typedef struct weft_line_reader {
 
 /*
  * Set up a reader of s with a buffer of capacity bytes (allocated here;
- * capacity >= 2).  The reader does not own s.  0, -EINVAL or -ENOMEM.
+ * 2 <= capacity <= INT_MAX).  The reader does not own s.  0, -EINVAL or
+ * -ENOMEM.
  */
 int weft_line_reader_init(weft_line_reader *r, weft_tcp *s, size_t capacity);
 
@@ -173,20 +175,21 @@ void weft_line_reader_free(weft_line_reader *r);
 
 /*
  * Read the next line, without its "\n" or "\r\n".  Poll expression:
- *   *status 0, *line != NULL: a line of *len bytes (NUL-terminated in the
+ *   *res >= 0, *line != NULL: a line of *res bytes (NUL-terminated in the
  *       buffer), valid until the next call;
- *   *status 0, *line == NULL: end of stream (a last line without a newline
+ *   *res == 0, *line == NULL: end of stream (a last line without a newline
  *       is delivered first);
- *   *status -EMSGSIZE: the line is longer than max bytes; it is skipped (the
+ *   *res == -EMSGSIZE: the line is longer than max bytes; it is skipped (the
  *       next call returns the line after it) - the caller may go on;
- *   *status another negative errno: the stream failed (a later call reads
+ *   *res another negative errno: the stream failed (a later call reads
  *       again).
- * Only "\n" ends a line; a "\r" before it is dropped, a "\r" anywhere else
- * (also at the end of the stream) is part of the line.  max must be < the
- * capacity (else -EINVAL).  cx == NULL cancels.
+ * *line is written only when *res >= 0.  Only "\n" ends a line; a "\r"
+ * before it is dropped, a "\r" anywhere else (also at the end of the stream)
+ * is part of the line.  max must be < the capacity (else -EINVAL).
+ * cx == NULL cancels.
  */
 weft_poll weft_read_line(weft_line_reader *r, weft_cx *cx, size_t max, const char **line,
-                         size_t *len, int *status);
+                         int *res);
 
 #ifdef __cplusplus
 }

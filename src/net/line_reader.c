@@ -11,11 +11,12 @@
 #include "../core/alloc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 int weft_line_reader_init(weft_line_reader *r, weft_tcp *s, size_t capacity) {
-    if (!r || !s || capacity < 2) return -EINVAL;
+    if (!r || !s || capacity < 2 || capacity > INT_MAX) return -EINVAL;
     memset(r, 0, sizeof *r);
     r->buf = weft__malloc(capacity);
     if (!r->buf) return -ENOMEM;
@@ -40,12 +41,10 @@ static void take_line(weft_line_reader *r, size_t nl, const char **line, size_t 
     r->start = r->scanned = nl + 1;
 }
 
-weft_poll weft_read_line(weft_line_reader *r, weft_cx *cx, size_t max, const char **line,
-                         size_t *len, int *status) {
-    if (cx == NULL) {
-        ssize_t ignored;
-        return weft_tcp_read(r->sock, NULL, NULL, 0, &ignored);
-    }
+/* The reader: *status 0 with a line of *len bytes (or *line NULL at the end
+ * of the stream), or a negative errno.  weft_read_line folds the two. */
+static weft_poll read_line(weft_line_reader *r, weft_cx *cx, size_t max, const char **line,
+                           size_t *len, int *status) {
     if (max >= r->cap) {
         *status = -EINVAL;
         return WEFT_READY;
@@ -86,11 +85,11 @@ weft_poll weft_read_line(weft_line_reader *r, weft_cx *cx, size_t max, const cha
                      * "\r\n" from an overlong one.  Peek at it without room:
                      * the byte is consumed only when this call completes. */
                     char c;
-                    ssize_t n;
+                    int n;
                     if (weft_tcp_read(r->sock, cx, &c, 1, &n) == WEFT_PENDING)
                         return WEFT_PENDING;
                     if (n < 0) {
-                        *status = (int)n;
+                        *status = n;
                         return WEFT_READY;
                     }
                     if (n == 0) {
@@ -148,11 +147,11 @@ weft_poll weft_read_line(weft_line_reader *r, weft_cx *cx, size_t max, const cha
             r->start = 0;
         }
         if (r->start == r->end) r->start = r->scanned = r->end = 0;
-        ssize_t n;
+        int n;
         if (weft_tcp_read(r->sock, cx, r->buf + r->end, r->cap - r->end, &n) == WEFT_PENDING)
             return WEFT_PENDING;
         if (n < 0) {
-            *status = (int)n;
+            *status = n;
             return WEFT_READY;
         }
         if (n == 0)
@@ -160,4 +159,14 @@ weft_poll weft_read_line(weft_line_reader *r, weft_cx *cx, size_t max, const cha
         else
             r->end += (size_t)n;
     }
+}
+
+weft_poll weft_read_line(weft_line_reader *r, weft_cx *cx, size_t max, const char **line,
+                         int *res) {
+    if (cx == NULL) return weft_tcp_read(r->sock, NULL, NULL, 0, NULL);
+    size_t len = 0;
+    int status = 0;
+    if (read_line(r, cx, max, line, &len, &status) == WEFT_PENDING) return WEFT_PENDING;
+    if (res) *res = status < 0 ? status : (int)len;
+    return WEFT_READY;
 }

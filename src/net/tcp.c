@@ -16,6 +16,7 @@
 #include "../rt/internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -272,36 +273,43 @@ int weft_tcp_from_fd(weft_tcp **out, int fd) {
 
 /* ---- reading and writing --------------------------------------------------- */
 
+static void set_res(int *res, int v) {
+    if (res) *res = v;
+}
+
 /* One read (d == READ) or write of up to len bytes, by the readiness
- * protocol: the shared body of weft_tcp_read and weft_tcp_write. */
+ * protocol: the shared body of weft_tcp_read and weft_tcp_write.  len is
+ * capped at INT_MAX so the count fits the int result (Linux transfers at
+ * most 0x7ffff000 bytes per call anyway). */
 static weft_poll transfer(weft_tcp *s, weft_cx *cx, weft__dir d, void *buf, size_t len,
-                          ssize_t *n) {
+                          int *res) {
     if (cx == NULL) {
         weft__io_cancel(&s->io, d);
         return WEFT_READY;
     }
     int err = attach(&s->io, cx);
     if (err) {
-        *n = err;
+        set_res(res, err);
         return WEFT_READY;
     }
     if (len == 0) {
-        *n = 0;
+        set_res(res, 0);
         return WEFT_READY;
     }
+    if (len > INT_MAX) len = INT_MAX;
     if (!weft_coop_poll(cx)) return WEFT_PENDING;
     for (;;) {
         weft__ready rd;
         if (weft__io_poll_ready(&s->io, cx, d, &rd) == WEFT_PENDING) return WEFT_PENDING;
         if (rd.bits & WEFT__IO_SHUTDOWN) {
-            *n = -ESHUTDOWN;
+            set_res(res, -ESHUTDOWN);
             return WEFT_READY;
         }
         ssize_t r = d == WEFT__DIR_READ ? recv(s->io.fd, buf, len, 0)
                                         : send(s->io.fd, buf, len, MSG_NOSIGNAL);
         if (r >= 0) {
             if ((size_t)r < len) weft__io_clear_ready(&s->io, d, rd);
-            *n = r;
+            set_res(res, (int)r);
             weft_coop_made_progress(cx);
             return WEFT_READY;
         }
@@ -310,22 +318,22 @@ static weft_poll transfer(weft_tcp *s, weft_cx *cx, weft__dir d, void *buf, size
             continue;
         }
         if (errno == EINTR) continue;
-        *n = -errno;
+        set_res(res, -errno);
         return WEFT_READY;
     }
 }
 
-weft_poll weft_tcp_read(weft_tcp *s, weft_cx *cx, void *buf, size_t len, ssize_t *n) {
-    return transfer(s, cx, WEFT__DIR_READ, buf, len, n);
+weft_poll weft_tcp_read(weft_tcp *s, weft_cx *cx, void *buf, size_t len, int *res) {
+    return transfer(s, cx, WEFT__DIR_READ, buf, len, res);
 }
 
-weft_poll weft_tcp_write(weft_tcp *s, weft_cx *cx, const void *buf, size_t len, ssize_t *n) {
+weft_poll weft_tcp_write(weft_tcp *s, weft_cx *cx, const void *buf, size_t len, int *res) {
     /* send() only reads buf; the cast serves the shared body */
-    return transfer(s, cx, WEFT__DIR_WRITE, (void *)buf, len, n);
+    return transfer(s, cx, WEFT__DIR_WRITE, (void *)buf, len, res);
 }
 
 weft_poll weft_tcp_write_all(weft_tcp *s, weft_cx *cx, weft_write_op *op, const void *buf,
-                             size_t len) {
+                             size_t len, int *res) {
     if (cx == NULL) {
         weft__io_cancel(&s->io, WEFT__DIR_WRITE);
         op->active = 0;
@@ -334,20 +342,21 @@ weft_poll weft_tcp_write_all(weft_tcp *s, weft_cx *cx, weft_write_op *op, const 
     if (!op->active) {
         op->active = 1;
         op->done = 0;
-        op->err = 0;
     }
+    int err = 0;
     while (op->done < len) {
-        ssize_t n;
+        int n;
         if (weft_tcp_write(s, cx, (const char *)buf + op->done, len - op->done, &n) ==
             WEFT_PENDING)
             return WEFT_PENDING;
         if (n < 0) {
-            op->err = (int)n;
+            err = n;
             break;
         }
         op->done += (size_t)n;
     }
     op->active = 0;
+    set_res(res, err);
     return WEFT_READY;
 }
 

@@ -41,7 +41,7 @@ struct weft_task {
     _Atomic uint32_t state;
     uint32_t id;
     weft_poll_fn poll;         /* the root future's poll function */
-    const char *site;          /* "type @ file:line" of weft_task_new */
+    const char *site;          /* "poll @ file:line" of weft_task_new */
     weft_waker *join_waker;    /* guarded by TASK_JOIN_WAKER, see task.c */
 };
 

@@ -27,7 +27,7 @@ weft_poll weft_once_cell_get_or_begin(weft_once_cell *c, weft_cx *cx, weft_once_
         /* Fast path; a wait in flight (woken by the close) is finished below. */
         weft_poll p = weft_semaphore_acquire_many(&c->sem, NULL, &op->op, 1, NULL);
         (void)p;
-        *status = WEFT_ONCE_SET;
+        if (status) *status = WEFT_ONCE_SET;
         return WEFT_READY;
     }
     int r = 0;
@@ -37,7 +37,7 @@ weft_poll weft_once_cell_get_or_begin(weft_once_cell *c, weft_cx *cx, weft_once_
         weft_semaphore_release(&op->op); /* set while we were being handed the role */
         r = -EPIPE;
     }
-    *status = r == 0 ? WEFT_ONCE_INIT : WEFT_ONCE_SET;
+    if (status) *status = r == 0 ? WEFT_ONCE_INIT : WEFT_ONCE_SET;
     return WEFT_READY;
 }
 

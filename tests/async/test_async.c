@@ -305,6 +305,120 @@ static void return_inside_finally_ends_it(void) {
     CHECK(weft_frame_done(&r.fr));
 }
 
+
+/* ---- leaving the body: break and continue finish it like weft_return ---- */
+
+typedef struct leaver {
+    weft_frame fr;
+    leaf a, b;
+    int how;          /* argument: 0 fall off the end, 1 break, 2 continue */
+    int loops;        /* iterations of an inner loop (break leaves only it) */
+    int after;        /* reached the code after the top-level break/continue */
+    int finally_runs;
+    int was_cancelled;
+} leaver;
+
+weft_async_fn(leaver_poll, leaver) {
+    weft_async (self) {
+        for (int i = 0; i < 10; i++) {
+            self->loops++;
+            if (i == 2) break; /* leaves the inner loop only */
+        }
+        weft_await(leaf_poll(&self->a, cx));
+        if (self->how == 1) break;
+        if (self->how == 2) continue;
+        self->after = 1;
+        weft_await(leaf_poll(&self->b, cx));
+    weft_finally:
+        self->finally_runs++;
+        self->was_cancelled = weft_cancelled();
+    }
+    return WEFT_READY;
+}
+
+static void break_at_top_level_runs_finally_and_completes(void) {
+    leaver l = {.how = 1};
+    l.a.ready = 1;
+    CHECK_EQ(leaver_poll(&l, cx()), WEFT_READY);
+    CHECK_EQ(l.loops, 3);
+    CHECK_EQ(l.after, 0);
+    CHECK_EQ(l.b.polls, 0);
+    CHECK_EQ(l.finally_runs, 1);
+    CHECK_EQ(l.was_cancelled, 0);
+    CHECK(weft_frame_done(&l.fr));
+    (void)leaver_poll(&l, NULL); /* dropping a finished frame does nothing */
+    CHECK_EQ(l.finally_runs, 1);
+}
+
+static void continue_at_top_level_runs_finally_and_completes(void) {
+    leaver l = {.how = 2};
+    CHECK_EQ(leaver_poll(&l, cx()), WEFT_PENDING);
+    l.a.ready = 1;
+    CHECK_EQ(leaver_poll(&l, cx()), WEFT_READY);
+    CHECK_EQ(l.loops, 3); /* the body did not run again */
+    CHECK_EQ(l.after, 0);
+    CHECK_EQ(l.finally_runs, 1);
+    CHECK(weft_frame_done(&l.fr));
+}
+
+static void falling_off_the_end_runs_finally_once(void) {
+    leaver l = {.how = 0};
+    l.a.ready = l.b.ready = 1;
+    CHECK_EQ(leaver_poll(&l, cx()), WEFT_READY);
+    CHECK_EQ(l.after, 1);
+    CHECK_EQ(l.finally_runs, 1);
+    CHECK(weft_frame_done(&l.fr));
+}
+
+/* break at the top level of the finally section ends the section. */
+typedef struct break_in_finally {
+    weft_frame fr;
+    int a, b;
+} break_in_finally;
+
+weft_async_fn(break_in_finally_poll, break_in_finally) {
+    weft_async (self) {
+        self->a = 0;
+    weft_finally:
+        self->a++;
+        if (self->a) break;
+        self->b++;
+    }
+    return WEFT_READY;
+}
+
+static void break_inside_finally_ends_it(void) {
+    break_in_finally r = {0};
+    CHECK_EQ(break_in_finally_poll(&r, cx()), WEFT_READY);
+    CHECK_EQ(r.a, 1);
+    CHECK_EQ(r.b, 0);
+    CHECK(weft_frame_done(&r.fr));
+}
+
+/* break with no finally section completes the frame. */
+typedef struct break_plain {
+    weft_frame fr;
+    leaf l;
+    int after;
+} break_plain;
+
+weft_async_fn(break_plain_poll, break_plain) {
+    weft_async (self) {
+        weft_await(leaf_poll(&self->l, cx));
+        break;
+        self->after = 1;
+    }
+    return WEFT_READY;
+}
+
+static void break_without_finally_completes(void) {
+    break_plain p = {0};
+    p.l.ready = 1;
+    CHECK_EQ(break_plain_poll(&p, cx()), WEFT_READY);
+    CHECK_EQ(p.after, 0);
+    CHECK(weft_frame_done(&p.fr));
+}
+
 /* ---- rules that abort: each must die ------------------------------------ */
 
 static void poll_after_ready_aborts(void) {
@@ -359,6 +473,50 @@ static void await_inside_finally_aborts(void) {
     (void)fin_await_poll(&f, cx()); /* must abort */
 }
 
+/* Rule 5: a plain return out of the body skips weft_finally (debug abort). */
+typedef struct returner {
+    weft_frame fr;
+    leaf l;
+    int where; /* 0 before any await, 1 after one, 2 in finally */
+} returner;
+
+weft_async_fn(returner_poll, returner) {
+    weft_async (self) {
+        if (self->where == 0) return WEFT_READY; /* breaks rule 5 */
+        weft_await(leaf_poll(&self->l, cx));
+        if (self->where == 1) return WEFT_READY; /* breaks rule 5 */
+    weft_finally:
+        if (self->where == 2) return WEFT_READY; /* breaks rule 5 */
+    }
+    return WEFT_READY;
+}
+
+static void return_before_any_await_aborts(void) {
+    returner r = {.where = 0};
+    (void)returner_poll(&r, cx()); /* must abort */
+}
+
+static void return_after_an_await_aborts(void) {
+    returner r = {.where = 1};
+    r.l.ready = 1;
+    (void)returner_poll(&r, cx()); /* must abort */
+}
+
+static void return_inside_finally_aborts(void) {
+    returner r = {.where = 2};
+    r.l.ready = 1;
+    (void)returner_poll(&r, cx()); /* must abort */
+}
+
+/* The control for the three above: the same frame, left by the rules. */
+static void returner_by_the_rules_completes(void) {
+    returner r = {.where = 3};
+    CHECK_EQ(returner_poll(&r, cx()), WEFT_PENDING);
+    r.l.ready = 1;
+    CHECK_EQ(returner_poll(&r, cx()), WEFT_READY);
+    CHECK(weft_frame_done(&r.fr));
+}
+
 int main(int argc, char **argv) {
     return test_main(argc, argv,
                      (const test_case[]){
@@ -376,6 +534,15 @@ int main(int argc, char **argv) {
                          TEST(cancel_at_yield_is_clean),
                          TEST(frame_without_finally_cancels_cleanly),
                          TEST(return_inside_finally_ends_it),
+                         TEST(break_at_top_level_runs_finally_and_completes),
+                         TEST(continue_at_top_level_runs_finally_and_completes),
+                         TEST(falling_off_the_end_runs_finally_once),
+                         TEST(break_inside_finally_ends_it),
+                         TEST(break_without_finally_completes),
+                         TEST(returner_by_the_rules_completes),
+                         TEST_DEATH(return_before_any_await_aborts),
+                         TEST_DEATH(return_after_an_await_aborts),
+                         TEST_DEATH(return_inside_finally_aborts),
                          TEST_DEATH(poll_after_ready_aborts),
                          TEST_DEATH(await_inside_switch_aborts_on_resume),
                          TEST_DEATH(await_inside_finally_aborts),

@@ -870,6 +870,7 @@ typedef struct tick_timeout {
     weft_frame fr;
     weft_interval iv;
     weft_timeout_op to;
+    int to_err; /* the timeout's result */
     weft_instant w0, w1, w2, at_timeout, at_tick;
     int err;
     uint64_t timers_after_timeout;
@@ -879,8 +880,8 @@ weft_async_fn(tick_timeout_poll, tick_timeout) {
     weft_async (self) {
         weft_interval_init(&self->iv, 100, WEFT_MISSED_BURST);
         weft_await(weft_interval_tick(&self->iv, cx, &self->w0));
-        weft_await(weft_timeout(&self->to, 30, weft_interval_tick(&self->iv, cx, &self->w1)));
-        self->err = self->to.err;
+        weft_await(weft_timeout(&self->to, 30, &self->to_err, weft_interval_tick(&self->iv, cx, &self->w1)));
+        self->err = self->to_err;
         self->at_timeout = weft_now(cx->rt);
         self->timers_after_timeout = stats(cx->rt).timers;
         weft_await(weft_interval_tick(&self->iv, cx, &self->w2));
@@ -908,6 +909,7 @@ typedef struct huge_period {
     weft_frame fr;
     weft_interval iv;
     weft_timeout_op to;
+    int to_err; /* the timeout's result */
     weft_instant w0, w1;
     int err;
 } huge_period;
@@ -917,8 +919,8 @@ weft_async_fn(huge_period_poll, huge_period) {
         weft_time_advance(cx->rt, 5);
         weft_interval_init(&self->iv, UINT64_MAX, WEFT_MISSED_BURST);
         weft_await(weft_interval_tick(&self->iv, cx, &self->w0));
-        weft_await(weft_timeout(&self->to, 1000, weft_interval_tick(&self->iv, cx, &self->w1)));
-        self->err = self->to.err;
+        weft_await(weft_timeout(&self->to, 1000, &self->to_err, weft_interval_tick(&self->iv, cx, &self->w1)));
+        self->err = self->to_err;
     }
     return WEFT_READY;
 }
@@ -942,13 +944,14 @@ typedef struct timed_sleep {
     uint64_t inner_ms, limit_ms;
     weft_sleep_op op;
     weft_timeout_op to;
+    int to_err; /* the timeout's result */
     weft_instant at;
     uint64_t timers_after;
 } timed_sleep;
 
 weft_async_fn(timed_sleep_poll, timed_sleep) {
     weft_async (self) {
-        weft_await(weft_timeout(&self->to, self->limit_ms,
+        weft_await(weft_timeout(&self->to, self->limit_ms, &self->to_err,
                                 weft_sleep(&self->op, cx, self->inner_ms)));
         self->at = weft_now(cx->rt);
         self->timers_after = stats(cx->rt).timers;
@@ -958,9 +961,9 @@ weft_async_fn(timed_sleep_poll, timed_sleep) {
 
 static void timeout_inner_completing_first_gives_err_zero(void) {
     weft_rt *rt = new_rt(1);
-    timed_sleep t = {.inner_ms = 30, .limit_ms = 100, .to.err = 12345};
+    timed_sleep t = {.inner_ms = 30, .limit_ms = 100, .to_err = 12345};
     CHECK_EQ(weft_block_on(rt, timed_sleep_poll, &t), 0);
-    CHECK_EQ(t.to.err, 0);
+    CHECK_EQ(t.to_err, 0);
     CHECK_EQ(t.at, 30);
     CHECK_EQ(t.timers_after, 0); /* the timeout's timer was disarmed */
     CHECK_EQ(t.to.timer.state, WEFT__TIMER_IDLE);
@@ -971,7 +974,7 @@ static void timeout_deadline_first_gives_etimedout_and_drops_the_inner_sleep(voi
     weft_rt *rt = new_rt(1);
     timed_sleep t = {.inner_ms = 100, .limit_ms = 50};
     CHECK_EQ(weft_block_on(rt, timed_sleep_poll, &t), 0);
-    CHECK_EQ(t.to.err, -ETIMEDOUT);
+    CHECK_EQ(t.to_err, -ETIMEDOUT);
     CHECK_EQ(t.at, 50);
     CHECK_EQ(t.timers_after, 0); /* the inner sleep left the wheel */
     CHECK_EQ(t.op.state, WEFT__TIMER_IDLE);
@@ -982,9 +985,9 @@ static void timeout_deadline_first_gives_etimedout_and_drops_the_inner_sleep(voi
 /* Inner and deadline due in the same poll: the inner operation wins. */
 static void timeout_inner_ready_at_the_deadline_wins(void) {
     weft_rt *rt = new_rt(1);
-    timed_sleep t = {.inner_ms = 50, .limit_ms = 50, .to.err = 12345};
+    timed_sleep t = {.inner_ms = 50, .limit_ms = 50, .to_err = 12345};
     CHECK_EQ(weft_block_on(rt, timed_sleep_poll, &t), 0);
-    CHECK_EQ(t.to.err, 0);
+    CHECK_EQ(t.to_err, 0);
     CHECK_EQ(t.at, 50);
     CHECK_EQ(t.timers_after, 0);
     weft_rt_free(rt);
@@ -998,6 +1001,7 @@ typedef struct timed_probe {
     uint64_t pre_advance;
     probe *p;
     weft_timeout_op to;
+    int to_err; /* the timeout's result */
     weft_instant at;
     int finally_runs, cancelled, done;
 } timed_probe;
@@ -1006,9 +1010,9 @@ weft_async_fn(timed_probe_poll, timed_probe) {
     weft_async (self) {
         if (self->pre_advance) weft_time_advance(cx->rt, self->pre_advance);
         if (self->absolute)
-            weft_await(weft_timeout_at(&self->to, self->ms, probe_wait(self->p, cx)));
+            weft_await(weft_timeout_at(&self->to, self->ms, &self->to_err, probe_wait(self->p, cx)));
         else
-            weft_await(weft_timeout(&self->to, self->ms, probe_wait(self->p, cx)));
+            weft_await(weft_timeout(&self->to, self->ms, &self->to_err, probe_wait(self->p, cx)));
         self->at = weft_now(cx->rt);
         self->done = 1;
     weft_finally:
@@ -1023,7 +1027,7 @@ static void timeout_deadline_first_drops_the_inner_leaf_once(void) {
     probe p = {0};
     timed_probe t = {.ms = 50, .p = &p};
     CHECK_EQ(weft_block_on(rt, timed_probe_poll, &t), 0);
-    CHECK_EQ(t.to.err, -ETIMEDOUT);
+    CHECK_EQ(t.to_err, -ETIMEDOUT);
     CHECK_EQ(t.at, 50);
     CHECK_EQ(p.drops, 1);
     CHECK(p.waker == NULL);
@@ -1037,7 +1041,7 @@ static void timeout_zero_polls_the_inner_once_then_times_out(void) {
     probe p = {0};
     timed_probe t = {.ms = 0, .p = &p};
     CHECK_EQ(weft_block_on(rt, timed_probe_poll, &t), 0);
-    CHECK_EQ(t.to.err, -ETIMEDOUT);
+    CHECK_EQ(t.to_err, -ETIMEDOUT);
     CHECK_EQ(t.at, 0);
     CHECK_EQ(p.polls, 1);
     CHECK_EQ(p.drops, 1);
@@ -1049,7 +1053,7 @@ static void timeout_at_times_out_at_the_absolute_deadline(void) {
     probe p = {0};
     timed_probe t = {.ms = 70, .absolute = 1, .pre_advance = 20, .p = &p};
     CHECK_EQ(weft_block_on(rt, timed_probe_poll, &t), 0);
-    CHECK_EQ(t.to.err, -ETIMEDOUT);
+    CHECK_EQ(t.to_err, -ETIMEDOUT);
     CHECK_EQ(t.at, 70);
     CHECK_EQ(p.drops, 1);
     CHECK_EQ(stats(rt).timers, 0);
@@ -1061,7 +1065,7 @@ static void timeout_at_a_past_deadline_polls_the_inner_once_then_times_out(void)
     probe p = {0};
     timed_probe t = {.ms = 10, .absolute = 1, .pre_advance = 20, .p = &p};
     CHECK_EQ(weft_block_on(rt, timed_probe_poll, &t), 0);
-    CHECK_EQ(t.to.err, -ETIMEDOUT);
+    CHECK_EQ(t.to_err, -ETIMEDOUT);
     CHECK_EQ(t.at, 20);
     CHECK_EQ(p.polls, 1);
     CHECK_EQ(p.drops, 1);
@@ -1092,9 +1096,9 @@ static void timeout_at_inner_completing_first_gives_err_zero(void) {
     weft_task_new(&r, rt, release_later_poll);
     r->p = &p;
     weft_task_spawn_detached(r);
-    timed_probe t = {.ms = 100, .absolute = 1, .p = &p, .to.err = 12345};
+    timed_probe t = {.ms = 100, .absolute = 1, .p = &p, .to_err = 12345};
     CHECK_EQ(weft_block_on(rt, timed_probe_poll, &t), 0);
-    CHECK_EQ(t.to.err, 0);
+    CHECK_EQ(t.to_err, 0);
     CHECK_EQ(t.at, 40);
     CHECK_EQ(p.drops, 0);
     CHECK_EQ(stats(rt).timers, 0);
@@ -1107,13 +1111,14 @@ typedef struct timed_child {
     uint64_t limit;
     child c;
     weft_timeout_op to;
+    int to_err; /* the timeout's result */
     weft_instant at;
     gate *after; /* optional: wait here afterwards */
 } timed_child;
 
 weft_async_fn(timed_child_poll, timed_child) {
     weft_async (self) {
-        weft_await(weft_timeout(&self->to, self->limit, child_poll(&self->c, cx)));
+        weft_await(weft_timeout(&self->to, self->limit, &self->to_err, child_poll(&self->c, cx)));
         self->at = weft_now(cx->rt);
         if (self->after) weft_await(gate_wait(self->after, cx));
     }
@@ -1125,7 +1130,7 @@ static void timeout_drops_a_child_frame_whose_finally_runs_once(void) {
     gate g = {0};
     timed_child t = {.limit = 60, .c = {.g = &g}};
     CHECK_EQ(weft_block_on(rt, timed_child_poll, &t), 0);
-    CHECK_EQ(t.to.err, -ETIMEDOUT);
+    CHECK_EQ(t.to_err, -ETIMEDOUT);
     CHECK_EQ(t.at, 60);
     CHECK_EQ(t.c.finished, 0);
     CHECK_EQ(t.c.finally_runs, 1);
@@ -1138,9 +1143,9 @@ static void timeout_drops_a_child_frame_whose_finally_runs_once(void) {
 
 static void timeout_child_frame_completing_first_runs_finally_once(void) {
     weft_rt *rt = new_rt(1);
-    timed_child t = {.limit = 60, .c = {.ms = 25}, .to.err = 12345};
+    timed_child t = {.limit = 60, .c = {.ms = 25}, .to_err = 12345};
     CHECK_EQ(weft_block_on(rt, timed_child_poll, &t), 0);
-    CHECK_EQ(t.to.err, 0);
+    CHECK_EQ(t.to_err, 0);
     CHECK_EQ(t.at, 25);
     CHECK_EQ(t.c.finished, 1);
     CHECK_EQ(t.c.finally_runs, 1);
@@ -1179,7 +1184,7 @@ static void timeout_child_finally_is_not_rerun_when_the_parent_is_aborted(void) 
     CHECK_EQ(weft_block_on(rt, abort_later_poll, &a), 0);
     CHECK_EQ(a.status, -ECANCELED);
     timed_child *view = weft_task_frame(a.victim);
-    CHECK_EQ(view->to.err, -ETIMEDOUT);
+    CHECK_EQ(view->to_err, -ETIMEDOUT);
     CHECK_EQ(view->c.finally_runs, 1);
     CHECK_EQ(g.cancels, 1);
     CHECK_EQ(after.cancels, 1);
@@ -1194,17 +1199,18 @@ typedef struct reuse_timeout {
     probe p;
     weft_sleep_op op;
     weft_timeout_op to;
+    int to_err; /* the timeout's result */
     int err1, err2;
     weft_instant at1, at2;
 } reuse_timeout;
 
 weft_async_fn(reuse_timeout_poll, reuse_timeout) {
     weft_async (self) {
-        weft_await(weft_timeout(&self->to, 10, probe_wait(&self->p, cx)));
-        self->err1 = self->to.err;
+        weft_await(weft_timeout(&self->to, 10, &self->to_err, probe_wait(&self->p, cx)));
+        self->err1 = self->to_err;
         self->at1 = weft_now(cx->rt);
-        weft_await(weft_timeout(&self->to, 50, weft_sleep(&self->op, cx, 20)));
-        self->err2 = self->to.err;
+        weft_await(weft_timeout(&self->to, 50, &self->to_err, weft_sleep(&self->op, cx, 20)));
+        self->err2 = self->to_err;
         self->at2 = weft_now(cx->rt);
     }
     return WEFT_READY;
@@ -1228,12 +1234,13 @@ typedef struct timed_future {
     uint64_t limit;
     weft_future f;
     weft_timeout_op to;
+    int to_err; /* the timeout's result */
     weft_instant at;
 } timed_future;
 
 weft_async_fn(timed_future_poll, timed_future) {
     weft_async (self) {
-        weft_await(weft_timeout_future(&self->to, cx, self->limit, self->f));
+        weft_await(weft_timeout_future(&self->to, cx, self->limit, self->f, &self->to_err));
         self->at = weft_now(cx->rt);
     }
     return WEFT_READY;
@@ -1242,9 +1249,9 @@ weft_async_fn(timed_future_poll, timed_future) {
 static void timeout_future_completing_first_gives_err_zero(void) {
     weft_rt *rt = new_rt(1);
     child c = {.ms = 30};
-    timed_future t = {.limit = 100, .f = {child_poll, &c}, .to.err = 12345};
+    timed_future t = {.limit = 100, .f = weft_future_of(child_poll, &c), .to_err = 12345};
     CHECK_EQ(weft_block_on(rt, timed_future_poll, &t), 0);
-    CHECK_EQ(t.to.err, 0);
+    CHECK_EQ(t.to_err, 0);
     CHECK_EQ(t.at, 30);
     CHECK_EQ(c.finished, 1);
     CHECK_EQ(c.finally_runs, 1);
@@ -1257,9 +1264,9 @@ static void timeout_future_drops_the_future_when_time_runs_out(void) {
     weft_rt *rt = new_rt(1);
     gate g = {0};
     child c = {.g = &g};
-    timed_future t = {.limit = 40, .f = {child_poll, &c}};
+    timed_future t = {.limit = 40, .f = weft_future_of(child_poll, &c)};
     CHECK_EQ(weft_block_on(rt, timed_future_poll, &t), 0);
-    CHECK_EQ(t.to.err, -ETIMEDOUT);
+    CHECK_EQ(t.to_err, -ETIMEDOUT);
     CHECK_EQ(t.at, 40);
     CHECK_EQ(c.finished, 0);
     CHECK_EQ(c.finally_runs, 1);
@@ -1345,7 +1352,7 @@ static void abort_of_a_task_parked_in_timeout_future_releases_timer_and_future(v
     timed_future *t;
     weft_task_new(&t, rt, timed_future_poll);
     t->limit = 3600000;
-    t->f = (weft_future){child_poll, &c};
+    t->f = (weft_future)weft_future_of(child_poll, &c);
     aborter a = {.victim = weft_task_spawn(t)};
     CHECK_EQ(weft_block_on(rt, aborter_poll, &a), 0);
     CHECK_EQ(a.timers_parked, 1);
@@ -1572,7 +1579,7 @@ static void real_clock_timeout_fires_no_earlier_than_its_duration(void) {
     uint64_t m0 = mono_ns();
     CHECK_EQ(weft_block_on(rt, timed_probe_poll, &t), 0);
     uint64_t m1 = mono_ns();
-    CHECK_EQ(t.to.err, -ETIMEDOUT);
+    CHECK_EQ(t.to_err, -ETIMEDOUT);
     CHECK(m1 - m0 >= 15u * 1000000u);
     CHECK_EQ(p.drops, 1);
     weft_rt_free(rt);

@@ -1,4 +1,4 @@
-/* expect: weft__fr. undeclared */
+/* expect: weft__b. undeclared|undeclared identifier .weft__b. */
 /* weft_await only exists inside a weft_async body. */
 #include <weft.h>
 typedef struct f { weft_frame fr; weft_sleep_op s; } f;

@@ -1,4 +1,4 @@
-/* expect: .cx. undeclared */
+/* expect: .cx. undeclared|undeclared identifier .cx. */
 /* Rule 1: the poll function's context parameter is named cx. */
 #include <weft.h>
 typedef struct f { weft_frame fr; weft_sleep_op s; } f;

@@ -1,5 +1,5 @@
 /* expect: jumps over variable initialization */
-/* Rule 2: locals do not survive an await (gcc -Wjump-misses-init). */
+/* Rule 2: locals do not survive an await (gcc -Wjump-misses-init) (gcc only). */
 #include <weft.h>
 typedef struct f { weft_frame fr; weft_sleep_op s; int out; } f;
 static weft_poll f_poll(void *arg, weft_cx *cx) {
