@@ -74,8 +74,7 @@ weft_async_fn(spawn_bench_poll, spawn_bench) {
     weft_async (self) {
         for (self->i = 0; self->i < N; self->i++) {
             ret_index *t;
-            weft_task_new(&t, cx->rt, ret_index_poll);
-            if (!t) die("spawn", -ENOMEM);
+            if (weft_task_new(&t, cx->rt, ret_index_poll) < 0) die("spawn", -ENOMEM);
             t->i = self->i;
             self->h[self->i] = weft_task_spawn(t);
         }
@@ -124,8 +123,7 @@ weft_async_fn(alive_bench_poll, alive_bench) {
     weft_async (self) {
         for (self->i = 0; self->i < N; self->i++) {
             parked *p;
-            weft_task_new(&p, cx->rt, parked_poll);
-            if (!p) die("alive", -ENOMEM);
+            if (weft_task_new(&p, cx->rt, parked_poll) < 0) die("alive", -ENOMEM);
             p->signal = &self->signal;
             self->h[self->i] = weft_task_spawn(p);
         }
@@ -203,9 +201,9 @@ static void bench_pingpong(weft_rt *rt) {
         weft_mpsc_new(&t2, &r2, 1, sizeof(uint64_t), NULL) < 0)
         die("pingpong", -ENOMEM);
     pinger *a;
-    weft_task_new(&a, rt, pinger_poll);
+    if (weft_task_new(&a, rt, pinger_poll) < 0) die("spawn", -ENOMEM);
     pinger *b;
-    weft_task_new(&b, rt, pinger_poll);
+    if (weft_task_new(&b, rt, pinger_poll) < 0) die("spawn", -ENOMEM);
     a->tx = t1;
     a->rx = r2;
     a->first = 1;
@@ -255,7 +253,7 @@ weft_async_fn(oneshot_bench_poll, oneshot_bench) {
                 if (weft_oneshot_new(&tx, &self->rx, sizeof(uint64_t), NULL) < 0)
                     die("oneshot", -ENOMEM);
                 one_sender *s;
-                weft_task_new(&s, cx->rt, one_sender_poll);
+                if (weft_task_new(&s, cx->rt, one_sender_poll) < 0) die("spawn", -ENOMEM);
                 s->tx = tx;
                 s->v = self->i;
                 weft_task_spawn_detached(s);
@@ -270,7 +268,7 @@ weft_async_fn(oneshot_bench_poll, oneshot_bench) {
 
 static void bench_oneshot(weft_rt *rt) {
     oneshot_bench *d;
-    weft_task_new(&d, rt, oneshot_bench_poll);
+    if (weft_task_new(&d, rt, oneshot_bench_poll) < 0) die("spawn", -ENOMEM);
     pair_bench p = {0};
     double t0 = now_s();
     p.a = p.b = weft_task_spawn(d);
@@ -323,7 +321,7 @@ static void bench_mpsc(weft_rt *rt) {
     double t0 = now_s();
     for (int p = 0; p < 4; p++) {
         producer *pr;
-        weft_task_new(&pr, rt, producer_poll);
+        if (weft_task_new(&pr, rt, producer_poll) < 0) die("spawn", -ENOMEM);
         pr->tx = p == 0 ? tx : weft_mpsc_tx_clone(tx);
         weft_task_spawn_detached(pr);
     }
@@ -370,8 +368,7 @@ weft_async_fn(mutex_main_poll, mutex_main) {
     weft_async (self) {
         for (self->i = 0; self->i < 4; self->i++) {
             mutex_worker *w;
-            weft_task_new(&w, cx->rt, mutex_worker_poll);
-            if (!w) die("mutex", -ENOMEM);
+            if (weft_task_new(&w, cx->rt, mutex_worker_poll) < 0) die("mutex", -ENOMEM);
             w->sh = self->sh;
             self->h[self->i] = weft_task_spawn(w);
         }
@@ -406,7 +403,7 @@ typedef struct bc_receiver {
 weft_async_fn(bc_receiver_poll, bc_receiver) {
     weft_async (self) {
         for (;;) {
-            weft_await(weft_broadcast_recv(self->rx, cx, &self->v, &self->st, &self->missed));
+            weft_await(weft_broadcast_recv(self->rx, cx, &self->v, &self->missed, &self->st));
             if (self->st == -EOVERFLOW) {
                 self->count += self->missed; /* lagged: counted, as bench.md says */
                 self->lagged += self->missed;
@@ -432,10 +429,8 @@ weft_async_fn(bc_main_poll, bc_main) {
     weft_async (self) {
         for (self->k = 0; self->k < BC_RX; self->k++) {
             bc_receiver *r;
-            weft_task_new(&r, cx->rt, bc_receiver_poll);
-            if (!r) die("broadcast", -ENOMEM);
-            r->rx = weft_broadcast_subscribe(self->tx);
-            if (!r->rx) die("broadcast", -ENOMEM);
+            if (weft_task_new(&r, cx->rt, bc_receiver_poll) < 0) die("broadcast", -ENOMEM);
+            if (weft_broadcast_subscribe(&r->rx, self->tx) < 0) die("broadcast", -ENOMEM);
             self->h[self->k] = weft_task_spawn(r);
         }
         for (self->i = 0; self->i < N; self->i++) {
@@ -509,10 +504,11 @@ weft_async_fn(w_main_poll, w_main) {
     weft_async (self) {
         for (self->k = 0; self->k < WATCH_RX; self->k++) {
             w_receiver *r;
-            weft_task_new(&r, cx->rt, w_receiver_poll);
-            if (!r) die("watch", -ENOMEM);
-            r->rx = self->k == 0 ? self->rx0 : weft_watch_subscribe(self->tx);
-            if (!r->rx) die("watch", -ENOMEM);
+            if (weft_task_new(&r, cx->rt, w_receiver_poll) < 0) die("watch", -ENOMEM);
+            if (self->k == 0)
+                r->rx = self->rx0;
+            else if (weft_watch_subscribe(&r->rx, self->tx) < 0)
+                die("watch", -ENOMEM);
             self->h[self->k] = weft_task_spawn(r);
         }
         weft_yield(); /* every receiver waits */
@@ -569,8 +565,7 @@ weft_async_fn(timers_bench_poll, timers_bench) {
             self->x ^= self->x >> 7;
             self->x ^= self->x << 17;
             sleeper *s;
-            weft_task_new(&s, cx->rt, sleeper_poll);
-            if (!s) die("timers", -ENOMEM);
+            if (weft_task_new(&s, cx->rt, sleeper_poll) < 0) die("timers", -ENOMEM);
             s->ms = 1 + self->x % 1000;
             self->h[self->i] = weft_task_spawn(s);
         }
@@ -596,7 +591,7 @@ typedef struct echo_conn {
     weft_frame fr;
     weft_tcp *sock;
     char buf[4096];
-    ssize_t n;
+    int n; /* bytes read or written, or a negative errno */
     weft_write_op wr;
 } echo_conn;
 
@@ -605,8 +600,9 @@ weft_async_fn(echo_conn_poll, echo_conn) {
         for (;;) {
             weft_await(weft_tcp_read(self->sock, cx, self->buf, sizeof self->buf, &self->n));
             if (self->n <= 0) break;
-            weft_await(weft_tcp_write_all(self->sock, cx, &self->wr, self->buf, (size_t)self->n));
-            if (self->wr.err) break;
+            weft_await(weft_tcp_write_all(self->sock, cx, &self->wr, self->buf,
+                                          (size_t)self->n, &self->n));
+            if (self->n < 0) break;
         }
     weft_finally:
         weft_tcp_close(self->sock);
@@ -623,7 +619,7 @@ typedef struct http_conn {
     char buf[4096];
     char out[4096];
     size_t have, outlen;
-    ssize_t n;
+    int n; /* bytes read or written, or a negative errno */
     weft_write_op wr;
 } http_conn;
 
@@ -659,8 +655,9 @@ weft_async_fn(http_conn_poll, http_conn) {
                 }
             }
             if (self->outlen) {
-                weft_await(weft_tcp_write_all(self->sock, cx, &self->wr, self->out, self->outlen));
-                if (self->wr.err) break;
+                weft_await(weft_tcp_write_all(self->sock, cx, &self->wr, self->out,
+                                              self->outlen, &self->n));
+                if (self->n < 0) break;
             }
         }
     weft_finally:
@@ -685,8 +682,7 @@ weft_async_fn(acceptor_poll, acceptor) {
             weft_tcp_set_nodelay(self->sock, 1);
             if (self->http) {
                 http_conn *c;
-                weft_task_new(&c, cx->rt, http_conn_poll);
-                if (!c) {
+                if (weft_task_new(&c, cx->rt, http_conn_poll) < 0) {
                     weft_tcp_close(self->sock);
                     continue;
                 }
@@ -694,8 +690,7 @@ weft_async_fn(acceptor_poll, acceptor) {
                 weft_task_spawn_detached(c);
             } else {
                 echo_conn *c;
-                weft_task_new(&c, cx->rt, echo_conn_poll);
-                if (!c) {
+                if (weft_task_new(&c, cx->rt, echo_conn_poll) < 0) {
                     weft_tcp_close(self->sock);
                     continue;
                 }

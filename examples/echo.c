@@ -17,17 +17,18 @@ typedef struct conn {
     weft_frame fr;
     weft_tcp *sock; /* owned: closed in finally */
     char buf[4096];
-    ssize_t n;
+    int rc; /* bytes read or written, or a negative errno */
     weft_write_op wr;
 } conn;
 
 weft_async_fn(conn_poll, conn) {
     weft_async (self) {
         for (;;) {
-            weft_await(weft_tcp_read(self->sock, cx, self->buf, sizeof self->buf, &self->n));
-            if (self->n <= 0) break; /* 0: the peer closed; < 0: an error */
-            weft_await(weft_tcp_write_all(self->sock, cx, &self->wr, self->buf, (size_t)self->n));
-            if (self->wr.err) break;
+            weft_await(weft_tcp_read(self->sock, cx, self->buf, sizeof self->buf, &self->rc));
+            if (self->rc <= 0) break; /* 0: the peer closed; < 0: an error */
+            weft_await(weft_tcp_write_all(self->sock, cx, &self->wr, self->buf,
+                                          (size_t)self->rc, &self->rc));
+            if (self->rc < 0) break;
         }
     weft_finally:
         weft_tcp_close(self->sock); /* runs on EOF, on error, and if cancelled */
@@ -56,8 +57,7 @@ weft_async_fn(server_poll, server) {
             }
             weft_tcp_set_nodelay(self->sock, 1);
             conn *c;
-            weft_task_new(&c, cx->rt, conn_poll);
-            if (!c) {
+            if (weft_task_new(&c, cx->rt, conn_poll) < 0) {
                 weft_tcp_close(self->sock);
                 continue;
             }

@@ -33,8 +33,7 @@ weft_async_fn(hello_poll, hello) {
     weft_async (self) {
         for (self->i = 0; self->i < 10; self->i++) {
             square *sq;
-            weft_task_new(&sq, cx->rt, square_poll);
-            if (!sq) weft_return;
+            if (weft_task_new(&sq, cx->rt, square_poll) < 0) weft_return;
             sq->in = self->i + 1;
             self->tasks[self->i] = weft_task_spawn(sq);
         }

@@ -17,8 +17,7 @@ weft_async_fn(main_poll, main_fut) {
     weft_async (self) {
         {   /* locals do not live across an await: keep them in a block */
             square *sq;
-            weft_task_new(&sq, cx->rt, square_poll); /* reserve a task */
-            if (!sq) weft_return;
+            if (weft_task_new(&sq, cx->rt, square_poll) < 0) weft_return; /* reserve a task */
             sq->in = 7;
             self->t = weft_task_spawn(sq);                            /* schedule it */
         }

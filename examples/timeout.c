@@ -34,7 +34,8 @@ typedef struct main_fut {
     weft_frame fr;
     weft_oneshot_rx *rx;
     weft_timeout_op to;
-    int value, status;
+    int timed_out; /* the timeout's result: 0, or -ETIMEDOUT */
+    int value, status; /* the value received, and recv's result */
     weft_instant t0;
 } main_fut;
 
@@ -44,8 +45,7 @@ weft_async_fn(main_poll, main_fut) {
             weft_oneshot_tx *tx;
             if (weft_oneshot_new(&tx, &self->rx, sizeof(int), NULL) < 0) weft_return;
             worker *w;
-            weft_task_new(&w, cx->rt, worker_poll);
-            if (!w) {
+            if (weft_task_new(&w, cx->rt, worker_poll) < 0) {
                 weft_oneshot_tx_drop(tx);
                 weft_return;
             }
@@ -53,13 +53,13 @@ weft_async_fn(main_poll, main_fut) {
             weft_task_spawn_detached(w);
         }
         self->t0 = weft_now(cx->rt);
-        weft_await(weft_timeout(&self->to, 100,
+        weft_await(weft_timeout(&self->to, 100, &self->timed_out,
                                 weft_oneshot_recv(self->rx, cx, &self->value, &self->status)));
         printf("after %3llu ms: %s\n", (unsigned long long)(weft_now(cx->rt) - self->t0),
-               self->to.err == -ETIMEDOUT ? "timed out, as expected" : "got an answer?");
-        weft_await(weft_timeout(&self->to, 1000,
+               self->timed_out == -ETIMEDOUT ? "timed out, as expected" : "got an answer?");
+        weft_await(weft_timeout(&self->to, 1000, &self->timed_out,
                                 weft_oneshot_recv(self->rx, cx, &self->value, &self->status)));
-        if (self->to.err == 0 && self->status == 0)
+        if (self->timed_out == 0 && self->status == 0)
             printf("after %3llu ms: the answer is %d\n",
                    (unsigned long long)(weft_now(cx->rt) - self->t0), self->value);
     weft_finally:

@@ -73,15 +73,13 @@ weft_async_fn(main_poll, main_fut) {
     weft_async (self) {
         {
             watchdog *d;
-            weft_task_new(&d, cx->rt, watchdog_poll);
-            if (!d) weft_return;
+            if (weft_task_new(&d, cx->rt, watchdog_poll) < 0) weft_return;
             d->stop = weft_cancel_token_clone(self->stop);
             self->dog = weft_task_spawn(d);
         }
         for (self->i = 0; self->i < self->jobs; self->i++) {
             job *j;
-            weft_task_new(&j, cx->rt, job_poll);
-            if (!j) weft_return;
+            if (weft_task_new(&j, cx->rt, job_poll) < 0) weft_return;
             j->sh = self->sh;
             j->n = self->i + 1;
             self->h[self->i] = weft_task_spawn(j);
@@ -110,9 +108,8 @@ int main(int argc, char **argv) {
     weft_semaphore_init(&sh.limit, (size_t)limit);
     main_fut m = {.jobs = jobs, .sh = &sh};
     m.h = calloc((size_t)jobs, sizeof *m.h);
-    m.stop = weft_cancel_token_new();
     weft_rt *rt;
-    if (!m.h || !m.stop || weft_rt_new(&rt, NULL) < 0) return 1;
+    if (!m.h || weft_cancel_token_new(&m.stop) < 0 || weft_rt_new(&rt, NULL) < 0) return 1;
     int rc = weft_block_on(rt, main_poll, &m);
     weft_rt_free(rt);
     weft_cancel_token_drop(m.stop);

@@ -133,8 +133,7 @@ typedef struct feeder {
     int err;
 } feeder;
 
-static weft_poll feeder_poll(void *arg, weft_cx *cx) {
-    feeder *self = arg;
+weft_async_fn(feeder_poll, feeder) {
     weft_async (self) {
         while (self->pos < self->len) {
             self->cur = self->frag ? self->frag : 1 + test_rand(&self->seed) % self->rmax;
@@ -168,8 +167,7 @@ typedef struct collector {
     int events, bad_line, final_status;
 } collector;
 
-static weft_poll collector_poll(void *arg, weft_cx *cx) {
-    collector *self = arg;
+weft_async_fn(collector_poll, collector) {
     weft_async (self) {
         while (self->events++ < MAX_EVENTS) {
             self->line = (const char *)1;
@@ -226,7 +224,8 @@ static run_result run_reader(const char *stream, size_t n, size_t cap, size_t ma
         return res;
     }
     char *buf0 = r.buf;
-    feeder *f = weft_task_new(rt, feeder, feeder_poll);
+    feeder *f;
+    weft_task_new(&f, rt, feeder_poll);
     f->s = a;
     f->data = stream;
     f->len = n;
@@ -323,8 +322,7 @@ typedef struct one_line {
     int status;
 } one_line;
 
-static weft_poll one_line_poll(void *arg, weft_cx *cx) {
-    one_line *self = arg;
+weft_async_fn(one_line_poll, one_line) {
     weft_async (self) {
         weft_await(weft_read_line(self->r, cx, self->max, &self->line, &self->len, &self->status));
     }
@@ -589,8 +587,7 @@ typedef struct resetter {
     int i, full;
 } resetter;
 
-static weft_poll resetter_poll(void *arg, weft_cx *cx) {
-    resetter *self = arg;
+weft_async_fn(resetter_poll, resetter) {
     weft_async (self) {
         /* wait (bounded) for the reader to have filled its buffer */
         for (self->i = 0; self->i < 100 && self->r->end < self->r->cap; self->i++) weft_yield();
@@ -612,7 +609,8 @@ static void stream_error_while_deciding_about_crlf(void) {
     weft_line_reader r;
     CHECK_EQ(weft_line_reader_init(&r, b, 16), 0);
     CHECK_EQ(send(weft_tcp_fd(a), "0123456789abcde\r", 16, MSG_NOSIGNAL), 16);
-    resetter *rs = weft_task_new(rt, resetter, resetter_poll);
+    resetter *rs;
+    weft_task_new(&rs, rt, resetter_poll);
     rs->peer = &a;
     rs->r = &r;
     weft_task *h = weft_task_spawn(rs);
@@ -638,8 +636,7 @@ typedef struct rl_victim {
     int status;
 } rl_victim;
 
-static weft_poll rl_victim_poll(void *arg, weft_cx *cx) {
-    rl_victim *self = arg;
+weft_async_fn(rl_victim_poll, rl_victim) {
     weft_async (self) {
         self->started = 1;
         weft_await(weft_read_line(self->r, cx, 10, &self->line, &self->len, &self->status));
@@ -663,11 +660,11 @@ typedef struct rl_cancel {
     collector c;
 } rl_cancel;
 
-static weft_poll rl_cancel_poll(void *arg, weft_cx *cx) {
-    rl_cancel *self = arg;
+weft_async_fn(rl_cancel_poll, rl_cancel) {
     weft_async (self) {
         {
-            rl_victim *v = weft_task_new(cx->rt, rl_victim, rl_victim_poll);
+            rl_victim *v;
+            weft_task_new(&v, cx->rt, rl_victim_poll);
             v->r = self->r;
             self->h = weft_task_spawn(v);
         }

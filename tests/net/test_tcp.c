@@ -143,8 +143,7 @@ typedef struct echo_conn {
     int err;
 } echo_conn;
 
-static weft_poll echo_conn_poll(void *arg, weft_cx *cx) {
-    echo_conn *self = arg;
+weft_async_fn(echo_conn_poll, echo_conn) {
     weft_async (self) {
         for (;;) {
             weft_await(weft_tcp_read(self->sock, cx, self->buf, sizeof self->buf, &self->n));
@@ -179,8 +178,7 @@ typedef struct echo_server {
     uint64_t echoed;
 } echo_server;
 
-static weft_poll echo_server_poll(void *arg, weft_cx *cx) {
-    echo_server *self = arg;
+weft_async_fn(echo_server_poll, echo_server) {
     weft_async (self) {
         while (self->accepted < self->n) {
             weft_await(weft_tcp_accept(self->l, cx, &self->sock, &self->peer, &self->status));
@@ -189,7 +187,8 @@ static weft_poll echo_server_poll(void *arg, weft_cx *cx) {
                 break;
             }
             {
-                echo_conn *c = weft_task_new(cx->rt, echo_conn, echo_conn_poll);
+                echo_conn *c;
+                weft_task_new(&c, cx->rt, echo_conn_poll);
                 if (!c) {
                     weft_tcp_close(self->sock);
                     self->failed = -ENOMEM;
@@ -227,8 +226,7 @@ typedef struct writer {
     weft_write_op op;
 } writer;
 
-static weft_poll writer_poll(void *arg, weft_cx *cx) {
-    writer *self = arg;
+weft_async_fn(writer_poll, writer) {
     weft_async (self) {
         weft_await(weft_tcp_write_all(self->s, cx, &self->op, self->data, self->len));
         if (!self->op.err && self->shut) weft_tcp_shutdown(self->s, SHUT_WR);
@@ -248,8 +246,7 @@ typedef struct drain {
     int err;
 } drain;
 
-static weft_poll drain_poll(void *arg, weft_cx *cx) {
-    drain *self = arg;
+weft_async_fn(drain_poll, drain) {
     weft_async (self) {
         for (;;) {
             weft_await(weft_tcp_read(self->s, cx, self->scratch, sizeof self->scratch, &self->n));
@@ -285,8 +282,7 @@ typedef struct conn_pair {
     int cst, ast;
 } conn_pair;
 
-static weft_poll conn_pair_poll(void *arg, weft_cx *cx) {
-    conn_pair *self = arg;
+weft_async_fn(conn_pair_poll, conn_pair) {
     weft_async (self) {
         self->cst = self->ast = 1;
         weft_tcp_listener_addr(self->l, &self->addr);
@@ -324,8 +320,7 @@ typedef struct read_victim {
     ssize_t n;
 } read_victim;
 
-static weft_poll read_victim_poll(void *arg, weft_cx *cx) {
-    read_victim *self = arg;
+weft_async_fn(read_victim_poll, read_victim) {
     weft_async (self) {
         self->vs.started = 1;
         weft_await(weft_tcp_read(self->s, cx, self->buf, sizeof self->buf, &self->n));
@@ -344,8 +339,7 @@ typedef struct accept_victim {
     int status;
 } accept_victim;
 
-static weft_poll accept_victim_poll(void *arg, weft_cx *cx) {
-    accept_victim *self = arg;
+weft_async_fn(accept_victim_poll, accept_victim) {
     weft_async (self) {
         self->vs.started = 1;
         weft_await(weft_tcp_accept(self->l, cx, &self->sock, NULL, &self->status));
@@ -371,8 +365,7 @@ typedef struct write_victim {
     weft_write_op op;
 } write_victim;
 
-static weft_poll write_victim_poll(void *arg, weft_cx *cx) {
-    write_victim *self = arg;
+weft_async_fn(write_victim_poll, write_victim) {
     weft_async (self) {
         self->vs.started = 1;
         if (self->plain) {
@@ -405,8 +398,7 @@ typedef struct connect_victim {
     int status;
 } connect_victim;
 
-static weft_poll connect_victim_poll(void *arg, weft_cx *cx) {
-    connect_victim *self = arg;
+weft_async_fn(connect_victim_poll, connect_victim) {
     weft_async (self) {
         self->vs.started = 1;
         weft_await(weft_tcp_connect(&self->op, cx, &self->addr, self->timeout, &self->sock,
@@ -432,8 +424,7 @@ typedef struct aborter {
     weft_rt_stats parked_st, after_st;
 } aborter;
 
-static weft_poll aborter_poll(void *arg, weft_cx *cx) {
-    aborter *self = arg;
+weft_async_fn(aborter_poll, aborter) {
     weft_async (self) {
         for (self->i = 0; self->i < 10; self->i++) {
             weft_yield();
@@ -548,8 +539,7 @@ static int nodelay_of(weft_tcp *s) {
     return v != 0;
 }
 
-static weft_poll roundtrip_poll(void *arg, weft_cx *cx) {
-    roundtrip *self = arg;
+weft_async_fn(roundtrip_poll, roundtrip) {
     weft_async (self) {
         self->p = (conn_pair){.l = self->l};
         weft_await(conn_pair_poll(&self->p, cx));
@@ -663,11 +653,11 @@ typedef struct big_echo {
     int mismatch, read_err, writer_err;
 } big_echo;
 
-static weft_poll big_echo_poll(void *arg, weft_cx *cx) {
-    big_echo *self = arg;
+weft_async_fn(big_echo_poll, big_echo) {
     weft_async (self) {
         {
-            echo_server *s = weft_task_new(cx->rt, echo_server, echo_server_poll);
+            echo_server *s;
+            weft_task_new(&s, cx->rt, echo_server_poll);
             s->l = self->l;
             s->n = 1;
             self->srv = weft_task_spawn(s);
@@ -676,7 +666,8 @@ static weft_poll big_echo_poll(void *arg, weft_cx *cx) {
         weft_await(weft_tcp_connect(&self->cop, cx, &self->addr, 0, &self->c, &self->cst));
         if (self->cst) weft_return;
         {
-            writer *w = weft_task_new(cx->rt, writer, writer_poll);
+            writer *w;
+            weft_task_new(&w, cx->rt, writer_poll);
             w->s = self->c;
             w->data = self->data;
             w->len = BIG;
@@ -754,8 +745,7 @@ typedef struct client {
     int ok;
 } client;
 
-static weft_poll client_poll(void *arg, weft_cx *cx) {
-    client *self = arg;
+weft_async_fn(client_poll, client) {
     weft_async (self) {
         weft_await(weft_tcp_connect(&self->cop, cx, self->addr, 0, &self->sock, &self->cst));
         if (self->cst) weft_return;
@@ -784,18 +774,19 @@ typedef struct many {
     uint64_t peak_registered;
 } many;
 
-static weft_poll many_poll(void *arg, weft_cx *cx) {
-    many *self = arg;
+weft_async_fn(many_poll, many) {
     weft_async (self) {
         weft_tcp_listener_addr(self->l, &self->addr);
         {
-            echo_server *s = weft_task_new(cx->rt, echo_server, echo_server_poll);
+            echo_server *s;
+            weft_task_new(&s, cx->rt, echo_server_poll);
             s->l = self->l;
             s->n = NCONN;
             self->srv = weft_task_spawn(s);
         }
         for (self->i = 0; self->i < NCONN; self->i++) {
-            client *c = weft_task_new(cx->rt, client, client_poll); /* no await here */
+            client *c;
+            weft_task_new(&c, cx->rt, client_poll); /* no await here */
             c->addr = &self->addr;
             c->id = self->i;
             self->c[self->i] = weft_task_spawn(c);
@@ -849,13 +840,13 @@ typedef struct eof_test {
     weft_task *h;
 } eof_test;
 
-static weft_poll eof_test_poll(void *arg, weft_cx *cx) {
-    eof_test *self = arg;
+weft_async_fn(eof_test_poll, eof_test) {
     weft_async (self) {
         if (self->shut_later) {
             /* Park a reader first, so the EOF has to wake it. */
             {
-                read_victim *v = weft_task_new(cx->rt, read_victim, read_victim_poll);
+                read_victim *v;
+                weft_task_new(&v, cx->rt, read_victim_poll);
                 v->s = self->s;
                 self->h = weft_task_spawn(v);
             }
@@ -924,8 +915,7 @@ typedef struct one_read {
     ssize_t n;
 } one_read;
 
-static weft_poll one_read_poll(void *arg, weft_cx *cx) {
-    one_read *self = arg;
+weft_async_fn(one_read_poll, one_read) {
     weft_async (self) {
         weft_await(weft_tcp_read(self->s, cx, self->buf, sizeof self->buf, &self->n));
     }
@@ -955,8 +945,7 @@ typedef struct write_until_error {
     ssize_t n;
 } write_until_error;
 
-static weft_poll write_until_error_poll(void *arg, weft_cx *cx) {
-    write_until_error *self = arg;
+weft_async_fn(write_until_error_poll, write_until_error) {
     weft_async (self) {
         for (self->i = 0; self->i < self->max_writes; self->i++) {
             weft_await(weft_tcp_write(self->s, cx, self->chunk, sizeof self->chunk, &self->n));
@@ -996,11 +985,11 @@ typedef struct parked_writer_test {
     int i;
 } parked_writer_test;
 
-static weft_poll parked_writer_test_poll(void *arg, weft_cx *cx) {
-    parked_writer_test *self = arg;
+weft_async_fn(parked_writer_test_poll, parked_writer_test) {
     weft_async (self) {
         {
-            write_victim *v = weft_task_new(cx->rt, write_victim, write_victim_poll);
+            write_victim *v;
+            weft_task_new(&v, cx->rt, write_victim_poll);
             v->s = self->s;
             v->data = self->data;
             v->len = 1u << 20;
@@ -1048,8 +1037,7 @@ typedef struct connect_test {
     weft_instant started, ended;
 } connect_test;
 
-static weft_poll connect_test_poll(void *arg, weft_cx *cx) {
-    connect_test *self = arg;
+weft_async_fn(connect_test_poll, connect_test) {
     weft_async (self) {
         self->started = weft_now(cx->rt);
         weft_await(weft_tcp_connect(&self->op, cx, self->addrp, self->timeout, &self->sock,
@@ -1225,11 +1213,11 @@ typedef struct cancel_read_test {
     size_t got;
 } cancel_read_test;
 
-static weft_poll cancel_read_test_poll(void *arg, weft_cx *cx) {
-    cancel_read_test *self = arg;
+weft_async_fn(cancel_read_test_poll, cancel_read_test) {
     weft_async (self) {
         {
-            read_victim *v = weft_task_new(cx->rt, read_victim, read_victim_poll);
+            read_victim *v;
+            weft_task_new(&v, cx->rt, read_victim_poll);
             v->s = self->s;
             self->a = (aborter){.h = weft_task_spawn(v)};
         }
@@ -1271,11 +1259,11 @@ typedef struct cancel_accept_test {
     conn_pair p;
 } cancel_accept_test;
 
-static weft_poll cancel_accept_test_poll(void *arg, weft_cx *cx) {
-    cancel_accept_test *self = arg;
+weft_async_fn(cancel_accept_test_poll, cancel_accept_test) {
     weft_async (self) {
         {
-            accept_victim *v = weft_task_new(cx->rt, accept_victim, accept_victim_poll);
+            accept_victim *v;
+            weft_task_new(&v, cx->rt, accept_victim_poll);
             v->l = self->l;
             self->a = (aborter){.h = weft_task_spawn(v)};
         }
@@ -1318,11 +1306,11 @@ typedef struct cancel_write_test {
     drain d;
 } cancel_write_test;
 
-static weft_poll cancel_write_test_poll(void *arg, weft_cx *cx) {
-    cancel_write_test *self = arg;
+weft_async_fn(cancel_write_test_poll, cancel_write_test) {
     weft_async (self) {
         {
-            write_victim *v = weft_task_new(cx->rt, write_victim, write_victim_poll);
+            write_victim *v;
+            weft_task_new(&v, cx->rt, write_victim_poll);
             v->s = self->s;
             v->data = self->data;
             v->len = self->len;
@@ -1332,7 +1320,8 @@ static weft_poll cancel_write_test_poll(void *arg, weft_cx *cx) {
         weft_await(aborter_poll(&self->a, cx));
         {
             /* a fresh writer: "END", then EOF; the peer drains meanwhile */
-            writer *w = weft_task_new(cx->rt, writer, writer_poll);
+            writer *w;
+            weft_task_new(&w, cx->rt, writer_poll);
             w->s = self->s;
             w->data = "END";
             w->len = 3;
@@ -1389,7 +1378,8 @@ static void cancel_parked_connect(uint64_t timeout) {
         return;
     }
     weft_rt *rt = new_rt();
-    connect_victim *v = weft_task_new(rt, connect_victim, connect_victim_poll);
+    connect_victim *v;
+    weft_task_new(&v, rt, connect_victim_poll);
     v->addr = f.addr;
     v->timeout = timeout;
     aborter a = {.h = weft_task_spawn(v)};
@@ -1420,8 +1410,7 @@ typedef struct timeout_read {
     weft_rt_stats st;
 } timeout_read;
 
-static weft_poll timeout_read_poll(void *arg, weft_cx *cx) {
-    timeout_read *self = arg;
+weft_async_fn(timeout_read_poll, timeout_read) {
     weft_async (self) {
         self->n = 12345;
         self->t0 = weft_now(cx->rt);
@@ -1466,8 +1455,7 @@ typedef struct shutdown_setup {
     ssize_t n;
 } shutdown_setup;
 
-static weft_poll shutdown_setup_poll(void *arg, weft_cx *cx) {
-    shutdown_setup *self = arg;
+weft_async_fn(shutdown_setup_poll, shutdown_setup) {
     weft_async (self) {
         self->p = (conn_pair){.l = self->l};
         weft_await(conn_pair_poll(&self->p, cx));
@@ -1476,12 +1464,14 @@ static weft_poll shutdown_setup_poll(void *arg, weft_cx *cx) {
         weft_await(weft_tcp_write(self->p.server, cx, "x", 1, &self->n));
         if (!self->victims) weft_return;
         {
-            read_victim *v = weft_task_new(cx->rt, read_victim, read_victim_poll);
+            read_victim *v;
+            weft_task_new(&v, cx->rt, read_victim_poll);
             v->s = self->p.server; /* has nothing to read (x went the other way) */
             self->victim = weft_task_spawn(v);
         }
         {
-            accept_victim *v = weft_task_new(cx->rt, accept_victim, accept_victim_poll);
+            accept_victim *v;
+            weft_task_new(&v, cx->rt, accept_victim_poll);
             v->l = self->l;
             self->acc = weft_task_spawn(v);
         }
@@ -1510,8 +1500,7 @@ typedef struct after_shutdown {
     weft_timeout_op to; /* bounds each step, should one wait (a bug) */
 } after_shutdown;
 
-static weft_poll after_shutdown_poll(void *arg, weft_cx *cx) {
-    after_shutdown *self = arg;
+weft_async_fn(after_shutdown_poll, after_shutdown) {
     weft_async (self) {
         weft_await(BOUNDED(weft_tcp_read(self->a, cx, self->buf, sizeof self->buf, &self->r1)));
         weft_await(BOUNDED(weft_tcp_read(self->b, cx, self->buf, sizeof self->buf, &self->r2)));
@@ -1586,8 +1575,7 @@ typedef struct xdev_use {
     weft_timeout_op to; /* bounds each step, should one wait (a bug) */
 } xdev_use;
 
-static weft_poll xdev_use_poll(void *arg, weft_cx *cx) {
-    xdev_use *self = arg;
+weft_async_fn(xdev_use_poll, xdev_use) {
     weft_async (self) {
         weft_await(BOUNDED(weft_tcp_read(self->a, cx, self->buf, sizeof self->buf, &self->r)));
         weft_await(BOUNDED(weft_tcp_write(self->b, cx, "q", 1, &self->w)));
@@ -1605,8 +1593,7 @@ typedef struct xdev_ok {
     ssize_t w, r;
 } xdev_ok;
 
-static weft_poll xdev_ok_poll(void *arg, weft_cx *cx) {
-    xdev_ok *self = arg;
+weft_async_fn(xdev_ok_poll, xdev_ok) {
     weft_async (self) {
         weft_await(weft_tcp_write(self->a, cx, "ok\n", 3, &self->w));
         weft_await(weft_tcp_read(self->b, cx, self->buf, sizeof self->buf, &self->r));
@@ -1658,8 +1645,7 @@ typedef struct zero_len {
     ssize_t r0, w0, r, w0b;
 } zero_len;
 
-static weft_poll zero_len_poll(void *arg, weft_cx *cx) {
-    zero_len *self = arg;
+weft_async_fn(zero_len_poll, zero_len) {
     weft_async (self) {
         self->r0 = self->w0 = self->r = self->w0b = -1;
         weft_await(weft_tcp_read(self->s, cx, self->buf, 0, &self->r0));
@@ -1702,8 +1688,7 @@ typedef struct accept_once {
     weft_timeout_op to;
 } accept_once;
 
-static weft_poll accept_once_poll(void *arg, weft_cx *cx) {
-    accept_once *self = arg;
+weft_async_fn(accept_once_poll, accept_once) {
     weft_async (self) {
         self->status = 1;
         weft_await(BOUNDED(weft_tcp_accept(self->l, cx, &self->sock, &self->peer, &self->status)));

@@ -102,8 +102,7 @@ weft_async_fn(spawner_poll, spawner) {
     weft_async (self) {
         for (self->i = 0; self->i < self->n; self->i++) {
             doubler *d;
-            weft_task_new(&d, cx->rt, doubler_poll);
-            if (!d) weft_return;
+            if (weft_task_new(&d, cx->rt, doubler_poll) < 0) weft_return;
             d->in = self->i;
             d->polled = &self->polls;
             self->handles[self->i] = weft_task_spawn(d);
