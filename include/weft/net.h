@@ -97,7 +97,11 @@ typedef struct weft_connect_op {
 weft_poll weft_tcp_connect(weft_connect_op *op, weft_cx *cx, const weft_addr *addr,
                            uint64_t timeout_ms, weft_tcp **out, int *res);
 
-/* Wrap a connected stream socket (made nonblocking here); takes the fd. */
+/*
+ * Wrap a connected stream socket fd (made nonblocking here) in *out, which
+ * then owns it.  0, or a negative errno (-EINVAL, -ENOMEM, ...) with *out
+ * NULL and fd still the caller's.
+ */
 int weft_tcp_from_fd(weft_tcp **out, int fd);
 
 /*

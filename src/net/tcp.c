@@ -262,7 +262,9 @@ fail:
 }
 
 int weft_tcp_from_fd(weft_tcp **out, int fd) {
-    if (!out || fd < 0) return -EINVAL;
+    if (!out) return -EINVAL;
+    *out = NULL;
+    if (fd < 0) return -EINVAL;
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
     weft_tcp *s = tcp_new(fd);
