@@ -10,6 +10,14 @@
  * A sleep of d ms completes no earlier than d ms after it started and, on an
  * idle runtime, within about a millisecond after that.
  *
+ * The end of the clock.  The clock counts nanoseconds in 64 bits, so it ends
+ * after about 584 years, at UINT64_MAX ns (weft_now() == UINT64_MAX / 1000000
+ * ms).  It stops there on every path - weft_time_advance, weft_time_resume,
+ * auto-advance, real time running after a resume - and never wraps or goes
+ * back.  Deadlines are capped at the end: a sleep whose deadline lies beyond
+ * it completes when the clock reaches the end, and once the clock stands at
+ * its end every sleep is due at once.
+ *
  * The paused clock (weft_time_pause, or weft_rt_config.start_paused) stops
  * time for tests: it moves only by weft_time_advance, or by itself when every
  * task is idle and a timer is pending, in which case it jumps straight to the
@@ -159,7 +167,8 @@ int weft_time_resume(weft_rt *rt);
 
 /*
  * Move a paused clock forward by ms and fire the timers that came due (their
- * tasks run when the caller yields).  Returns 0, or -EINVAL when the clock is
+ * tasks run when the caller yields).  The clock stops at its end (see the top
+ * of this file), so any ms is valid.  Returns 0, or -EINVAL when the clock is
  * not paused.
  */
 int weft_time_advance(weft_rt *rt, uint64_t ms);

@@ -36,9 +36,17 @@ static uint64_t mono_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* a + b, capped at UINT64_MAX: the clock stops at its end. */
+static uint64_t ns_add(uint64_t a, uint64_t b) { return b > UINT64_MAX - a ? UINT64_MAX : a + b; }
+
+/*
+ * Running, the clock is base_ns plus the real time since origin_ns (when it
+ * was created or last resumed), all unsigned and saturating: it cannot wrap
+ * back to 0 and cannot go backwards (CLOCK_MONOTONIC does not).
+ */
 uint64_t weft__clock_ns(weft_rt *rt) {
     if (rt->paused) return rt->paused_ns;
-    return (uint64_t)((int64_t)(mono_ns() - rt->origin_ns) + rt->offset_ns);
+    return ns_add(rt->base_ns, mono_ns() - rt->origin_ns);
 }
 
 weft_instant weft_now(weft_rt *rt) { return weft__clock_ns(rt) / NS_PER_MS; }
@@ -230,16 +238,15 @@ int weft_time_pause(weft_rt *rt) {
 
 int weft_time_resume(weft_rt *rt) {
     if (!rt->paused) return -EALREADY;
-    rt->offset_ns = (int64_t)rt->paused_ns - (int64_t)(mono_ns() - rt->origin_ns);
+    rt->origin_ns = mono_ns();
+    rt->base_ns = rt->paused_ns;
     rt->paused = 0;
     return 0;
 }
 
 int weft_time_advance(weft_rt *rt, uint64_t ms) {
     if (!rt->paused) return -EINVAL;
-    uint64_t add = ms > (UINT64_MAX - rt->paused_ns) / NS_PER_MS ? UINT64_MAX - rt->paused_ns
-                                                                 : ms * NS_PER_MS;
-    rt->paused_ns += add;
+    rt->paused_ns = ms > UINT64_MAX / NS_PER_MS ? UINT64_MAX : ns_add(rt->paused_ns, ms * NS_PER_MS);
     /* Fire as the driver does: the woken tasks join the run queue in deadline
      * order, rather than the last one taking the calling task's LIFO slot. */
     weft_task *running = rt->current;

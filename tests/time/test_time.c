@@ -698,6 +698,170 @@ static void sleep_past_the_end_of_the_clock_does_not_hang_an_idle_paused_runtime
     weft_rt_free(rt);
 }
 
+/* ---- the end of the clock ------------------------------------------------ */
+
+/*
+ * The clock counts nanoseconds in 64 bits and stops at its end (UINT64_MAX
+ * ns, CLOCK_END_MS): in every path - advance, resume, auto-advance, real
+ * time running after a resume - it saturates there, never wraps back to 0.
+ * The wall sleeps below only make sure real time has run on (a lower bound);
+ * no outcome depends on how long they took.
+ */
+
+/* Reads the clock n times: never backwards, never past its end. */
+static void check_clock_steady(weft_rt *rt, weft_instant *prev, int n) {
+    for (int i = 0; i < n; i++) {
+        weft_instant t = weft_now(rt);
+        CHECK(t >= *prev);
+        CHECK(t <= CLOCK_END_MS);
+        *prev = t;
+    }
+}
+
+static void clock_resumed_at_its_end_stays_there(void) {
+    weft_rt *rt = new_rt(1);
+    CHECK_EQ(weft_time_advance(rt, UINT64_MAX), 0);
+    CHECK_EQ(weft_now(rt), CLOCK_END_MS);
+    CHECK_EQ(weft_time_resume(rt), 0);
+    wall_sleep_ms(1); /* real time runs on past the end */
+    weft_instant prev = CLOCK_END_MS;
+    check_clock_steady(rt, &prev, 1000);
+    if (test_failed()) return;
+    CHECK_EQ(prev, CLOCK_END_MS);
+    /* A sleep started now: its deadline is capped at the end, which the clock
+     * has reached, so it is due at once - and not a moment before it. */
+    sleeper s = {.ms = 100};
+    CHECK_EQ(weft_block_on(rt, sleeper_poll, &s), 0);
+    CHECK_EQ(s.woke, 1);
+    CHECK_EQ(s.before, CLOCK_END_MS);
+    CHECK_EQ(s.after, CLOCK_END_MS);
+    CHECK_EQ(s.op.state, WEFT__TIMER_IDLE);
+    CHECK_EQ(weft_now(rt), CLOCK_END_MS);
+    CHECK_EQ(stats(rt).timers, 0);
+    weft_rt_free(rt);
+}
+
+/* Resumed just below 2^63 ns: the running clock crosses it without a signed
+ * overflow (UBSan) and keeps counting. */
+static void clock_resumed_below_2_pow_63_ns_crosses_it(void) {
+    weft_rt *rt = new_rt(1);
+    const uint64_t ms = (UINT64_C(1) << 63) / 1000000u; /* 775807 ns below 2^63 */
+    CHECK_EQ(weft_time_advance(rt, ms), 0);
+    CHECK_EQ(weft_now(rt), ms);
+    CHECK_EQ(weft_time_resume(rt), 0);
+    wall_sleep_ms(2);
+    weft_instant prev = ms;
+    check_clock_steady(rt, &prev, 100);
+    if (test_failed()) return;
+    CHECK(prev >= ms + 2);
+    CHECK_EQ(weft_time_pause(rt), 0);
+    CHECK(weft_now(rt) >= prev);
+    weft_rt_free(rt);
+}
+
+static void clock_advanced_in_big_steps_stops_at_its_end(void) {
+    weft_rt *rt = new_rt(1);
+    const uint64_t step = CLOCK_END_MS / 3 + 1; /* three steps pass the end */
+    CHECK_EQ(weft_time_advance(rt, step), 0);
+    CHECK_EQ(weft_now(rt), step);
+    CHECK_EQ(weft_time_advance(rt, step), 0);
+    CHECK_EQ(weft_now(rt), 2 * step);
+    /* a run of real time in the middle, across 2^63 ns */
+    CHECK_EQ(weft_time_resume(rt), 0);
+    wall_sleep_ms(1);
+    CHECK(weft_now(rt) >= 2 * step + 1);
+    CHECK_EQ(weft_time_pause(rt), 0);
+    weft_instant mid = weft_now(rt);
+    CHECK(mid >= 2 * step + 1);
+    CHECK_EQ(weft_time_advance(rt, step), 0);
+    CHECK_EQ(weft_now(rt), CLOCK_END_MS);
+    CHECK_EQ(weft_time_advance(rt, step), 0);
+    CHECK_EQ(weft_now(rt), CLOCK_END_MS);
+    CHECK_EQ(weft_time_advance(rt, UINT64_MAX), 0);
+    CHECK_EQ(weft_now(rt), CLOCK_END_MS);
+    CHECK_EQ(weft_time_resume(rt), 0);
+    wall_sleep_ms(1);
+    CHECK_EQ(weft_now(rt), CLOCK_END_MS);
+    weft_rt_free(rt);
+}
+
+/* Resume, run, pause, again and again, from 2 ms before the end: each reading
+ * is at least the last, the clock reaches its end and stays there. */
+static void pause_resume_cycles_near_the_end_never_go_back(void) {
+    weft_rt *rt = new_rt(1);
+    CHECK_EQ(weft_time_advance(rt, CLOCK_END_MS - 2), 0);
+    weft_instant prev = weft_now(rt);
+    CHECK_EQ(prev, CLOCK_END_MS - 2);
+    for (int i = 0; i < 6; i++) {
+        CHECK_EQ(weft_time_resume(rt), 0);
+        check_clock_steady(rt, &prev, 10);
+        wall_sleep_ms(1);
+        check_clock_steady(rt, &prev, 10);
+        CHECK_EQ(weft_time_pause(rt), 0);
+        check_clock_steady(rt, &prev, 10);
+        if (test_failed()) return;
+        CHECK_EQ(weft_time_advance(rt, 0), 0);
+        check_clock_steady(rt, &prev, 1);
+        if (test_failed()) return;
+    }
+    CHECK_EQ(prev, CLOCK_END_MS); /* 6 ms of real time ran */
+    weft_rt_free(rt);
+}
+
+/* The running clock 5 ms before its end: a 2 ms sleep lasts at least 2 ms
+ * (one-sided bound) and a 100 ms one ends at the end of the clock, not before. */
+typedef struct near_end {
+    weft_frame fr;
+    weft_sleep_op op;
+    weft_instant t0, t1, t2;
+} near_end;
+
+static weft_poll near_end_poll(void *arg, weft_cx *cx) {
+    near_end *self = arg;
+    weft_async (self) {
+        weft_time_advance(cx->rt, CLOCK_END_MS - 5);
+        weft_time_resume(cx->rt);
+        self->t0 = weft_now(cx->rt);
+        weft_await(weft_sleep(&self->op, cx, 2));
+        self->t1 = weft_now(cx->rt);
+        weft_await(weft_sleep(&self->op, cx, 100));
+        self->t2 = weft_now(cx->rt);
+    }
+    return WEFT_READY;
+}
+
+static void sleeps_on_the_running_clock_near_its_end_never_end_early(void) {
+    weft_rt *rt = new_rt(1);
+    near_end n = {0};
+    CHECK_EQ(weft_block_on(rt, near_end_poll, &n), 0);
+    CHECK(n.t0 >= CLOCK_END_MS - 5);
+    CHECK(n.t1 >= n.t0 + 2);
+    CHECK_EQ(n.t2, CLOCK_END_MS);
+    wall_sleep_ms(1);
+    CHECK_EQ(weft_now(rt), CLOCK_END_MS);
+    weft_rt_free(rt);
+}
+
+/* Auto-advance to a deadline capped at the end, then resume: still the end. */
+static void auto_advance_to_the_end_then_resume_stays_at_the_end(void) {
+    weft_rt *rt = new_rt(1);
+    CHECK_EQ(weft_time_advance(rt, CLOCK_END_MS - 10), 0);
+    sleeper s = {.ms = 100};
+    CHECK_EQ(weft_block_on(rt, sleeper_poll, &s), 0);
+    CHECK_EQ(s.before, CLOCK_END_MS - 10);
+    CHECK_EQ(s.after, CLOCK_END_MS);
+    CHECK_EQ(weft_time_resume(rt), 0);
+    wall_sleep_ms(1);
+    weft_instant prev = CLOCK_END_MS;
+    check_clock_steady(rt, &prev, 100);
+    if (test_failed()) return;
+    sleeper s2 = {.ms = 50};
+    CHECK_EQ(weft_block_on(rt, sleeper_poll, &s2), 0);
+    CHECK_EQ(s2.before, CLOCK_END_MS);
+    CHECK_EQ(s2.after, CLOCK_END_MS);
+    weft_rt_free(rt);
+}
+
 /* ---- intervals ----------------------------------------------------------- */
 
 /*
@@ -1653,6 +1817,13 @@ int main(int argc, char **argv) {
             TEST(auto_advance_waits_until_every_task_is_idle),
             TEST(sleeps_beyond_the_wheel_range_fire_at_their_exact_deadlines),
             TEST(sleep_past_the_end_of_the_clock_does_not_hang_an_idle_paused_runtime),
+            /* the end of the clock */
+            TEST(clock_resumed_at_its_end_stays_there),
+            TEST(clock_resumed_below_2_pow_63_ns_crosses_it),
+            TEST(clock_advanced_in_big_steps_stops_at_its_end),
+            TEST(pause_resume_cycles_near_the_end_never_go_back),
+            TEST(sleeps_on_the_running_clock_near_its_end_never_end_early),
+            TEST(auto_advance_to_the_end_then_resume_stays_at_the_end),
             /* intervals */
             TEST(interval_first_tick_is_immediate),
             TEST(interval_ticks_every_period_at_the_reported_instants),
