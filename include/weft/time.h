@@ -25,7 +25,13 @@
  *
  * Thread rules: all of this is for the thread that drives the runtime, from
  * inside its tasks (weft_now and the pause functions also from the thread
- * that owns the runtime while it is not being driven).
+ * that owns the runtime while it is not being driven).  A timer records the
+ * runtime it was armed on, so dropping one (cx == NULL) is also fine from
+ * the owning thread while the runtime is not being driven, whatever waker it
+ * was polled with; dropping an armed timer on a thread driving another
+ * runtime, or while another thread drives its runtime, would corrupt a wheel
+ * and aborts instead ("weft: timer dropped outside its runtime (...)" on
+ * stderr).
  */
 #ifndef WEFT_TIME_H
 #define WEFT_TIME_H
@@ -41,12 +47,16 @@ typedef uint64_t weft_instant;
 
 /*
  * A timer entry.  Embed it in a frame (zero-initialised = idle).  Its fields
- * are the runtime's; do not touch them while the timer is armed.
+ * are the runtime's; do not touch them while the timer is armed.  48 bytes on
+ * LP64: the list links, deadline, waker, the runtime whose wheel holds it
+ * (so it can be taken out from any context that may touch that wheel), and
+ * its state and position.
  */
 typedef struct weft_timer {
     struct weft_timer *next, *prev; /* wheel slot list */
     weft_instant deadline;          /* fires when the clock reaches this */
     weft_waker *waker;              /* woken when it fires */
+    weft_rt *rt;                    /* while armed: the runtime whose wheel holds it */
     uint8_t state;                  /* WEFT__TIMER_* */
     uint8_t level, slot;            /* position in the wheel while armed */
 } weft_timer;
@@ -63,8 +73,9 @@ weft_instant weft_now(weft_rt *rt);
  * Sleep for ms milliseconds.  Poll expression: READY once the time has passed
  * (at once when ms == 0).  The op must stay in place while pending; after
  * READY it is idle again and can be reused.  cx == NULL cancels: the entry
- * leaves the wheel.  Cancel-safe.  Fails only when polled outside a runtime
- * (cx->rt == NULL): READY at once.
+ * leaves the wheel of the runtime it was armed on (see the thread rules
+ * above: a drop outside that runtime's thread aborts).  Cancel-safe.  Fails
+ * only when polled outside a runtime (cx->rt == NULL): READY at once.
  */
 weft_poll weft_sleep(weft_sleep_op *op, weft_cx *cx, uint64_t ms);
 

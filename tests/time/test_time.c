@@ -1653,6 +1653,150 @@ static void rt_free_cancels_sleeping_tasks(void) {
     }
 }
 
+/* ---- timers dropped outside their runtime -------------------------------- */
+
+/* A waker that is not a task's, as a hand-made context has: counts wakes. */
+typedef struct count_waker {
+    weft_waker w;
+    int wakes;
+} count_waker;
+
+static weft_waker *count_waker_clone(weft_waker *w) { return w; }
+static void count_waker_wake(weft_waker *w) { ((count_waker *)w)->wakes++; }
+static void count_waker_drop(weft_waker *w) { (void)w; }
+static const weft_waker_vtable count_waker_vtable = {count_waker_clone, count_waker_wake,
+                                                     count_waker_wake, count_waker_drop};
+
+/* Polls weft_sleep(op, ms) once, from a task but with a hand-made context:
+ * the runtime of the poll and a waker of its own. */
+typedef struct hand_arm {
+    weft_sleep_op *op;
+    uint64_t ms;
+    count_waker *w;
+    weft_poll r;
+} hand_arm;
+
+static weft_poll hand_arm_poll(void *arg, weft_cx *cx) {
+    hand_arm *self = arg;
+    if (cx == NULL) return WEFT_READY;
+    weft_cx hand = weft_cx_manual(&self->w->w);
+    hand.rt = cx->rt;
+    self->r = weft_sleep(self->op, &hand, self->ms);
+    return WEFT_READY;
+}
+
+/* Drops op (weft_sleep with cx == NULL) from a task. */
+typedef struct drop_in {
+    weft_sleep_op *op;
+} drop_in;
+
+static weft_poll drop_in_poll(void *arg, weft_cx *cx) {
+    drop_in *self = arg;
+    if (cx != NULL) (void)weft_sleep(self->op, NULL, 0);
+    return WEFT_READY;
+}
+
+/*
+ * Armed with a hand-made context, dropped by hand after weft_block_on
+ * returned (on the thread that owns the runtime, which nobody drives): the
+ * entry leaves the wheel of the runtime it was armed on, and the memory can
+ * go.  (It used to stay linked: the next turn read freed memory.)
+ */
+static void timer_armed_by_hand_and_dropped_after_block_on_leaves_the_wheel(void) {
+    weft_rt *rt = new_rt(1);
+    count_waker w = {{&count_waker_vtable}, 0};
+    weft_sleep_op *op = calloc(1, sizeof *op); /* on the heap: ASan sees any use after free */
+    CHECK(rt && op);
+    hand_arm a = {.op = op, .ms = 100, .w = &w};
+    CHECK_EQ(weft_block_on(rt, hand_arm_poll, &a), 0);
+    CHECK_EQ(a.r, WEFT_PENDING);
+    CHECK_EQ(op->state, WEFT__TIMER_ARMED);
+    CHECK_EQ(stats(rt).timers, 1);
+    CHECK_EQ(weft_sleep(op, NULL, 0), WEFT_READY); /* outside weft_block_on */
+    CHECK_EQ(op->state, WEFT__TIMER_IDLE);
+    CHECK(op->waker == NULL);
+    CHECK_EQ(stats(rt).timers, 0);
+    free(op);
+    /* the wheel is intact: later sleeps go through it at their deadlines */
+    sleeper s = {.ms = 250};
+    CHECK_EQ(weft_block_on(rt, sleeper_poll, &s), 0);
+    CHECK_EQ(s.after, 250);
+    CHECK_EQ(w.wakes, 0);
+    CHECK_EQ(weft_now(rt), 250);
+    weft_rt_free(rt);
+}
+
+/* Left armed when the runtime goes: weft_rt_free fires it (the hand-made
+ * waker is woken), so a drop afterwards has no wheel to touch. */
+static void timer_armed_by_hand_outlives_its_runtime_and_drops_cleanly(void) {
+    weft_rt *rt = new_rt(1);
+    count_waker w = {{&count_waker_vtable}, 0};
+    weft_sleep_op op = {0};
+    hand_arm a = {.op = &op, .ms = 100, .w = &w};
+    CHECK_EQ(weft_block_on(rt, hand_arm_poll, &a), 0);
+    CHECK_EQ(op.state, WEFT__TIMER_ARMED);
+    weft_rt_free(rt);
+    CHECK_EQ(w.wakes, 1);
+    CHECK_EQ(op.state, WEFT__TIMER_FIRED);
+    CHECK_EQ(weft_sleep(&op, NULL, 0), WEFT_READY);
+    CHECK_EQ(op.state, WEFT__TIMER_IDLE);
+}
+
+/* Armed on runtime a, dropped on the thread while it drives runtime b: the
+ * entry is in a's wheel, which this thread may not touch now (it used to be
+ * "removed" from b's wheel, corrupting both).  Must abort. */
+static void drop_timer_of_a_while_driving_b(void) {
+    weft_rt *a = new_rt(1), *b = new_rt(1);
+    count_waker w = {{&count_waker_vtable}, 0};
+    weft_sleep_op op = {0};
+    hand_arm arm = {.op = &op, .ms = 100, .w = &w};
+    if (!a || !b || weft_block_on(a, hand_arm_poll, &arm) != 0) return;
+    drop_in d = {.op = &op};
+    weft_block_on(b, drop_in_poll, &d);
+    /* not reached when the misuse is caught */
+    weft_rt_free(b);
+    weft_rt_free(a);
+}
+
+static void timer_dropped_on_a_thread_driving_another_runtime_aborts(void) {
+    drop_timer_of_a_while_driving_b();
+}
+
+/* The same misuse in a child process: it dies by SIGABRT and says why. */
+static void timer_dropped_outside_its_runtime_says_so_on_stderr(void) {
+    int fds[2];
+    CHECK_EQ(pipe(fds), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        drop_timer_of_a_while_driving_b();
+        _exit(0);
+    }
+    close(fds[1]);
+    char buf[4096];
+    size_t len = 0;
+    ssize_t r;
+    while (len < sizeof buf - 1 && (r = read(fds[0], buf + len, sizeof buf - 1 - len)) != 0) {
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) break;
+        len += (size_t)r;
+    }
+    buf[len] = '\0';
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    CHECK(WIFSIGNALED(status));
+    CHECK_EQ(WTERMSIG(status), SIGABRT);
+    CHECK(strstr(buf, "weft: ") != NULL);
+    CHECK(strstr(buf, "timer dropped outside its runtime") != NULL);
+}
+
 /* ---- many timers --------------------------------------------------------- */
 
 typedef struct many_state {
@@ -1861,6 +2005,11 @@ int main(int argc, char **argv) {
             TEST(huge_sleep_does_not_fire_and_aborts_cleanly),
             TEST(rt_free_with_huge_sleeps_pending_cancels_them),
             TEST(rt_free_cancels_sleeping_tasks),
+            /* timers dropped outside their runtime */
+            TEST(timer_armed_by_hand_and_dropped_after_block_on_leaves_the_wheel),
+            TEST(timer_armed_by_hand_outlives_its_runtime_and_drops_cleanly),
+            TEST_DEATH(timer_dropped_on_a_thread_driving_another_runtime_aborts),
+            TEST(timer_dropped_outside_its_runtime_says_so_on_stderr),
             /* many timers */
             TEST(hundred_thousand_random_sleeps_wake_exactly_at_their_deadlines),
             /* the real clock */
