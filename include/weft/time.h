@@ -61,7 +61,15 @@ typedef struct weft_timer {
     uint8_t level, slot;            /* position in the wheel while armed */
 } weft_timer;
 
-enum { WEFT__TIMER_IDLE = 0, WEFT__TIMER_ARMED = 1, WEFT__TIMER_FIRED = 2 };
+/* IDLE: nothing pending.  ARMED: in a wheel.  FIRED: its deadline came, not
+ * yet observed by a poll.  RESET: idle, with the deadline of its next sleep
+ * set by weft_sleep_reset. */
+enum {
+    WEFT__TIMER_IDLE = 0,
+    WEFT__TIMER_ARMED = 1,
+    WEFT__TIMER_FIRED = 2,
+    WEFT__TIMER_RESET = 3,
+};
 
 /* The state of one sleep: a timer entry in the caller's frame. */
 typedef weft_timer weft_sleep_op;
@@ -79,8 +87,50 @@ weft_instant weft_now(weft_rt *rt);
  */
 weft_poll weft_sleep(weft_sleep_op *op, weft_cx *cx, uint64_t ms);
 
-/* Sleep until the clock reads deadline (READY at once if it has passed). */
+/*
+ * Sleep until the clock reads deadline (READY at once if it has passed).
+ * The deadline is read once, when the sleep starts (the poll of an idle op);
+ * while it is pending, re-polls ignore their deadline argument, by design (as
+ * Tokio's sleep_until keeps its deadline): the op keeps the one it started
+ * with.  To move the deadline of a sleep, use weft_sleep_reset.
+ */
 weft_poll weft_sleep_until(weft_sleep_op *op, weft_cx *cx, weft_instant deadline);
+
+/*
+ * Change the deadline of a sleep (Tokio's Sleep::reset), whatever its state;
+ * O(1), never allocates, never fails:
+ *   - pending (armed): the entry moves to the new deadline; the waiting poll
+ *     keeps its waker and completes at the new deadline - later or earlier
+ *     than the old one, never before the new one;
+ *   - fired but not yet observed by a poll: armed again for the new
+ *     deadline, so the next poll waits for it (the fire is forgotten);
+ *   - idle (never polled, or completed, or dropped): nothing is armed, but
+ *     the next sleep on op - weft_sleep or weft_sleep_until, whatever its
+ *     argument - waits for this deadline; the sleep after that one is the
+ *     caller's again.  A drop (cx == NULL) forgets it.
+ * A deadline that has passed makes the sleep ready at its next poll (an
+ * armed one fires at once: its waker is woken).  Deadlines are capped at the
+ * end of the clock.
+ *
+ * The idle-timeout pattern: a task that polls "a line or the sleep" without
+ * dropping the sleep, and on every line calls weft_sleep_reset_after(op, rt,
+ * idle_ms), times out idle_ms after the last line.
+ *
+ * rt is the runtime the sleep is (to be) armed on.  Thread rules as for
+ * dropping a timer (see the top of this file): from a task of rt, or from
+ * rt's owner while rt is not being driven; resetting an armed sleep with
+ * another runtime, on a thread driving another runtime, or while another
+ * thread drives rt aborts with a message.
+ */
+void weft_sleep_reset(weft_sleep_op *op, weft_rt *rt, weft_instant deadline);
+
+/*
+ * weft_sleep_reset to ms from now, counted as weft_sleep counts (from the
+ * clock rounded up to a whole millisecond, so never early; ms == 0: ready at
+ * the next poll).  Prefer it to weft_sleep_reset(op, rt, weft_now(rt) + ms),
+ * which can end up to a millisecond early since weft_now rounds down.
+ */
+void weft_sleep_reset_after(weft_sleep_op *op, weft_rt *rt, uint64_t ms);
 
 /* ---- intervals --------------------------------------------------------- */
 

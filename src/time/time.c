@@ -86,24 +86,27 @@ _Noreturn static void misuse(const char *what, const char *why) {
 }
 
 /*
- * The runtime whose wheel holds armed timer t, which the caller is about to
- * take out or move (`what` names that for the message).  t->rt was recorded
- * when it was armed; a runtime being freed fires every entry left in its
- * wheel, so an armed entry's runtime is alive.  Its wheel may be touched on
- * the thread driving that runtime (tasks, cancellation, shutdown) or, while
- * no thread drives it, by its owner (a frame dropped by hand after
- * weft_block_on returned).  Anything else would corrupt a wheel and aborts:
- * on a thread driving another runtime, or while another thread drives this
- * one (caught as far as a plain read of rt->driving can tell).
+ * wheel_rt(rt): rt, checked to be a runtime whose wheel the caller may touch
+ * now; timer_rt(t): the same for the runtime whose wheel holds armed timer t,
+ * recorded when it was armed.  `what` names the operation for the message.
+ * A runtime being freed fires every entry left in its wheel, so an armed
+ * entry's runtime is alive.  Its wheel may be touched on the thread driving
+ * it (tasks, cancellation, shutdown) or, while no thread drives it, by its
+ * owner (a frame dropped by hand after weft_block_on returned).  Anything
+ * else would corrupt a wheel and aborts: on a thread driving another
+ * runtime, or while another thread drives this one (caught as far as a
+ * plain read of rt->driving can tell).
  */
-static weft_rt *timer_rt(weft_timer *t, const char *what) {
-    weft_rt *rt = t->rt, *here = weft__tls_rt;
-    if (!rt) misuse(what, "armed entry without a runtime: corrupt timer");
+static weft_rt *wheel_rt(weft_rt *rt, const char *what) {
+    weft_rt *here = weft__tls_rt;
+    if (!rt) misuse(what, "no runtime");
     if (here == rt) return rt;
     if (here) misuse(what, "on a thread driving another runtime");
     if (rt->driving) misuse(what, "while another thread drives it");
     return rt;
 }
+
+static weft_rt *timer_rt(weft_timer *t, const char *what) { return wheel_rt(t->rt, what); }
 
 /* The runtime pointer costs 8 bytes in every frame that sleeps (40 -> 48 on
  * LP64); keep it from growing further unnoticed. */
@@ -131,9 +134,15 @@ weft_poll weft_sleep_until(weft_sleep_op *op, weft_cx *cx, weft_instant deadline
         weft_coop_made_progress(cx);
         return WEFT_READY;
     case WEFT__TIMER_ARMED:
-        /* Re-polled: the deadline was fixed when the sleep started. */
+        /* Re-polled: the deadline was fixed when the sleep started (or by
+         * weft_sleep_reset since); the argument is ignored, as documented. */
         weft_waker_store(&op->waker, cx);
         return WEFT_PENDING;
+    case WEFT__TIMER_RESET:
+        /* Idle, but weft_sleep_reset chose this sleep's deadline. */
+        deadline = op->deadline;
+        op->state = WEFT__TIMER_IDLE;
+        break;
     default:
         break;
     }
@@ -150,13 +159,60 @@ weft_poll weft_sleep_until(weft_sleep_op *op, weft_cx *cx, weft_instant deadline
     return WEFT_PENDING;
 }
 
+/*
+ * The deadline of a sleep of ms starting now: the clock rounded up to a whole
+ * millisecond, so the sleep lasts at least ms, plus ms; for ms == 0 the clock
+ * itself (due at once).
+ */
+static weft_instant sleep_deadline(weft_rt *rt, uint64_t ms) {
+    uint64_t now = weft__clock_ns(rt);
+    if (ms == 0) return now / NS_PER_MS;
+    return instant_add(now / NS_PER_MS + (now % NS_PER_MS != 0), ms);
+}
+
 weft_poll weft_sleep(weft_sleep_op *op, weft_cx *cx, uint64_t ms) {
     if (cx == NULL || op->state != WEFT__TIMER_IDLE || ms == 0 || !cx->rt)
         return weft_sleep_until(op, cx, 0);
-    /* Round up: the sleep lasts at least ms. */
-    uint64_t now = weft__clock_ns(cx->rt);
-    uint64_t now_ms = now / NS_PER_MS + (now % NS_PER_MS != 0);
-    return weft_sleep_until(op, cx, instant_add(now_ms, ms));
+    return weft_sleep_until(op, cx, sleep_deadline(cx->rt, ms));
+}
+
+/*
+ * Armed: move the entry (remove + insert, O(1)), keeping its waker.  Fired
+ * and not yet observed: file it again (its waker was used; the poll that
+ * observes it stores a new one).  Either way a deadline that has passed
+ * leaves it fired, with its waker woken, as the wheel would have.  Idle:
+ * only remember the deadline for the next poll (RESET); arming an entry
+ * nobody may poll again would leave it in the wheel when its frame goes.
+ */
+void weft_sleep_reset(weft_sleep_op *op, weft_rt *rt, weft_instant deadline) {
+    if (deadline > INSTANT_END) deadline = INSTANT_END;
+    switch (op->state) {
+    case WEFT__TIMER_ARMED:
+        if (op->rt != rt)
+            misuse("sleep reset outside its runtime", "given another runtime than its own");
+        weft__wheel_remove(&timer_rt(op, "sleep reset outside its runtime")->wheel, op);
+        break;
+    case WEFT__TIMER_FIRED:
+        break;
+    default:
+        op->deadline = deadline;
+        op->state = WEFT__TIMER_RESET;
+        return;
+    }
+    op->deadline = deadline;
+    if (deadline <= weft_now(rt)) {
+        weft_waker *w = op->waker;
+        op->waker = NULL;
+        op->state = WEFT__TIMER_FIRED;
+        weft_waker_wake(w);
+        return;
+    }
+    op->rt = wheel_rt(rt, "sleep reset outside its runtime");
+    weft__wheel_insert(&rt->wheel, op);
+}
+
+void weft_sleep_reset_after(weft_sleep_op *op, weft_rt *rt, uint64_t ms) {
+    weft_sleep_reset(op, rt, sleep_deadline(rt, ms));
 }
 
 /* ---- intervals --------------------------------------------------------- */
