@@ -82,7 +82,7 @@ weft_instant weft_now(weft_rt *rt);
  * (at once when ms == 0).  The op must stay in place while pending; after
  * READY it is idle again and can be reused.  cx == NULL cancels: the entry
  * leaves the wheel of the runtime it was armed on (see the thread rules
- * above: a drop outside that runtime's thread aborts).  Cancel-safe.  Fails
+ * above: a drop where that wheel may not be touched aborts).  Cancel-safe.  Fails
  * only when polled outside a runtime (cx->rt == NULL): READY at once.
  */
 weft_poll weft_sleep(weft_sleep_op *op, weft_cx *cx, uint64_t ms);
@@ -98,7 +98,7 @@ weft_poll weft_sleep_until(weft_sleep_op *op, weft_cx *cx, weft_instant deadline
 
 /*
  * Change the deadline of a sleep (Tokio's Sleep::reset), whatever its state;
- * O(1), never allocates, never fails:
+ * O(1), never allocates, has no error to report (misuse aborts, see below):
  *   - pending (armed): the entry moves to the new deadline; the waiting poll
  *     keeps its waker and completes at the new deadline - later or earlier
  *     than the old one, never before the new one;
@@ -120,7 +120,9 @@ weft_poll weft_sleep_until(weft_sleep_op *op, weft_cx *cx, weft_instant deadline
  * dropping a timer (see the top of this file): from a task of rt, or from
  * rt's owner while rt is not being driven; resetting an armed sleep with
  * another runtime, on a thread driving another runtime, or while another
- * thread drives rt aborts with a message.
+ * thread drives rt aborts with a message.  For sleeps only: an interval has
+ * weft_interval_reset, and the timer inside a weft_timeout_op is not for
+ * resetting.
  */
 void weft_sleep_reset(weft_sleep_op *op, weft_rt *rt, weft_instant deadline);
 
