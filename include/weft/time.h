@@ -10,6 +10,14 @@
  * A sleep of d ms completes no earlier than d ms after it started and, on an
  * idle runtime, within about a millisecond after that.
  *
+ * The end of the clock.  The clock counts nanoseconds in 64 bits, so it ends
+ * after about 584 years, at UINT64_MAX ns (weft_now() == UINT64_MAX / 1000000
+ * ms).  It stops there on every path - weft_time_advance, weft_time_resume,
+ * auto-advance, real time running after a resume - and never wraps or goes
+ * back.  Deadlines are capped at the end: a sleep whose deadline lies beyond
+ * it completes when the clock reaches the end, and once the clock stands at
+ * its end every sleep is due at once.
+ *
  * The paused clock (weft_time_pause, or weft_rt_config.start_paused) stops
  * time for tests: it moves only by weft_time_advance, or by itself when every
  * task is idle and a timer is pending, in which case it jumps straight to the
@@ -17,7 +25,13 @@
  *
  * Thread rules: all of this is for the thread that drives the runtime, from
  * inside its tasks (weft_now and the pause functions also from the thread
- * that owns the runtime while it is not being driven).
+ * that owns the runtime while it is not being driven).  A timer records the
+ * runtime it was armed on, so dropping one (cx == NULL) is also fine from
+ * the owning thread while the runtime is not being driven, whatever waker it
+ * was polled with; dropping an armed timer on a thread driving another
+ * runtime, or while another thread drives its runtime, would corrupt a wheel
+ * and aborts instead ("weft: timer dropped outside its runtime (...)" on
+ * stderr).
  */
 #ifndef WEFT_TIME_H
 #define WEFT_TIME_H
@@ -33,17 +47,29 @@ typedef uint64_t weft_instant;
 
 /*
  * A timer entry.  Embed it in a frame (zero-initialised = idle).  Its fields
- * are the runtime's; do not touch them while the timer is armed.
+ * are the runtime's; do not touch them while the timer is armed.  48 bytes on
+ * LP64: the list links, deadline, waker, the runtime whose wheel holds it
+ * (so it can be taken out from any context that may touch that wheel), and
+ * its state and position.
  */
 typedef struct weft_timer {
     struct weft_timer *next, *prev; /* wheel slot list */
     weft_instant deadline;          /* fires when the clock reaches this */
     weft_waker *waker;              /* woken when it fires */
+    weft_rt *rt;                    /* while armed: the runtime whose wheel holds it */
     uint8_t state;                  /* WEFT__TIMER_* */
     uint8_t level, slot;            /* position in the wheel while armed */
 } weft_timer;
 
-enum { WEFT__TIMER_IDLE = 0, WEFT__TIMER_ARMED = 1, WEFT__TIMER_FIRED = 2 };
+/* IDLE: nothing pending.  ARMED: in a wheel.  FIRED: its deadline came, not
+ * yet observed by a poll.  RESET: idle, with the deadline of its next sleep
+ * set by weft_sleep_reset. */
+enum {
+    WEFT__TIMER_IDLE = 0,
+    WEFT__TIMER_ARMED = 1,
+    WEFT__TIMER_FIRED = 2,
+    WEFT__TIMER_RESET = 3,
+};
 
 /* The state of one sleep: a timer entry in the caller's frame. */
 typedef weft_timer weft_sleep_op;
@@ -55,13 +81,58 @@ weft_instant weft_now(weft_rt *rt);
  * Sleep for ms milliseconds.  Poll expression: READY once the time has passed
  * (at once when ms == 0).  The op must stay in place while pending; after
  * READY it is idle again and can be reused.  cx == NULL cancels: the entry
- * leaves the wheel.  Cancel-safe.  Fails only when polled outside a runtime
- * (cx->rt == NULL): READY at once.
+ * leaves the wheel of the runtime it was armed on (see the thread rules
+ * above: a drop where that wheel may not be touched aborts).  Cancel-safe.  Fails
+ * only when polled outside a runtime (cx->rt == NULL): READY at once.
  */
 weft_poll weft_sleep(weft_sleep_op *op, weft_cx *cx, uint64_t ms);
 
-/* Sleep until the clock reads deadline (READY at once if it has passed). */
+/*
+ * Sleep until the clock reads deadline (READY at once if it has passed).
+ * The deadline is read once, when the sleep starts (the poll of an idle op);
+ * while it is pending, re-polls ignore their deadline argument, by design (as
+ * Tokio's sleep_until keeps its deadline): the op keeps the one it started
+ * with.  To move the deadline of a sleep, use weft_sleep_reset.
+ */
 weft_poll weft_sleep_until(weft_sleep_op *op, weft_cx *cx, weft_instant deadline);
+
+/*
+ * Change the deadline of a sleep (Tokio's Sleep::reset), whatever its state;
+ * O(1), never allocates, has no error to report (misuse aborts, see below):
+ *   - pending (armed): the entry moves to the new deadline; the waiting poll
+ *     keeps its waker and completes at the new deadline - later or earlier
+ *     than the old one, never before the new one;
+ *   - fired but not yet observed by a poll: armed again for the new
+ *     deadline, so the next poll waits for it (the fire is forgotten);
+ *   - idle (never polled, or completed, or dropped): nothing is armed, but
+ *     the next sleep on op - weft_sleep or weft_sleep_until, whatever its
+ *     argument - waits for this deadline; the sleep after that one is the
+ *     caller's again.  A drop (cx == NULL) forgets it.
+ * A deadline that has passed makes the sleep ready at its next poll (an
+ * armed one fires at once: its waker is woken).  Deadlines are capped at the
+ * end of the clock.
+ *
+ * The idle-timeout pattern: a task that polls "a line or the sleep" without
+ * dropping the sleep, and on every line calls weft_sleep_reset_after(op, rt,
+ * idle_ms), times out idle_ms after the last line.
+ *
+ * rt is the runtime the sleep is (to be) armed on.  Thread rules as for
+ * dropping a timer (see the top of this file): from a task of rt, or from
+ * rt's owner while rt is not being driven; resetting an armed sleep with
+ * another runtime, on a thread driving another runtime, or while another
+ * thread drives rt aborts with a message.  For sleeps only: an interval has
+ * weft_interval_reset, and the timer inside a weft_timeout_op is not for
+ * resetting.
+ */
+void weft_sleep_reset(weft_sleep_op *op, weft_rt *rt, weft_instant deadline);
+
+/*
+ * weft_sleep_reset to ms from now, counted as weft_sleep counts (from the
+ * clock rounded up to a whole millisecond, so never early; ms == 0: ready at
+ * the next poll).  Prefer it to weft_sleep_reset(op, rt, weft_now(rt) + ms),
+ * which can end up to a millisecond early since weft_now rounds down.
+ */
+void weft_sleep_reset_after(weft_sleep_op *op, weft_rt *rt, uint64_t ms);
 
 /* ---- intervals --------------------------------------------------------- */
 
@@ -161,7 +232,8 @@ int weft_time_resume(weft_rt *rt);
 
 /*
  * Move a paused clock forward by ms and fire the timers that came due (their
- * tasks run when the caller yields).  Returns 0, or -EINVAL when the clock is
+ * tasks run when the caller yields).  The clock stops at its end (see the top
+ * of this file), so any ms is valid.  Returns 0, or -EINVAL when the clock is
  * not paused.
  */
 int weft_time_advance(weft_rt *rt, uint64_t ms);

@@ -184,10 +184,11 @@ struct weft_rt {
     uint32_t next_id;
 
     /* time */
-    uint64_t origin_ns; /* CLOCK_MONOTONIC at creation */
+    uint64_t origin_ns; /* CLOCK_MONOTONIC when the clock last started running */
     int paused;
     uint64_t paused_ns; /* the clock while paused */
-    int64_t offset_ns;  /* added to real time (time spent paused is skipped) */
+    uint64_t base_ns;   /* the clock at origin_ns (0 at creation; the paused
+                           reading after a resume); src/time/time.c */
     weft__wheel wheel;
 
     weft__reactor io;

@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #define NS_PER_MS 1000000u
@@ -36,9 +38,17 @@ static uint64_t mono_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* a + b, capped at UINT64_MAX: the clock stops at its end. */
+static uint64_t ns_add(uint64_t a, uint64_t b) { return b > UINT64_MAX - a ? UINT64_MAX : a + b; }
+
+/*
+ * Running, the clock is base_ns plus the real time since origin_ns (when it
+ * was created or last resumed), all unsigned and saturating: it cannot wrap
+ * back to 0 and cannot go backwards (CLOCK_MONOTONIC does not).
+ */
 uint64_t weft__clock_ns(weft_rt *rt) {
     if (rt->paused) return rt->paused_ns;
-    return (uint64_t)((int64_t)(mono_ns() - rt->origin_ns) + rt->offset_ns);
+    return ns_add(rt->base_ns, mono_ns() - rt->origin_ns);
 }
 
 weft_instant weft_now(weft_rt *rt) { return weft__clock_ns(rt) / NS_PER_MS; }
@@ -69,22 +79,43 @@ int weft__timers_timeout(weft_rt *rt) {
     return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-/*
- * The runtime whose wheel holds an armed timer being cancelled.  Cancels run
- * on the driving thread (task cancellation, a parent frame's drop, shutdown),
- * where it is the current runtime.  Off it - a frame dropped by hand after
- * weft_block_on returned - the timer's waker is a task of that runtime.
- */
-static weft_rt *timer_rt(weft_timer *t) {
-    if (weft__tls_rt) return weft__tls_rt;
-    if (weft__is_task_waker(t->waker)) return weft__slot_shared(t->waker)->owner;
-    return NULL;
+_Noreturn static void misuse(const char *what, const char *why) {
+    fprintf(stderr, "weft: %s (%s)\n", what, why);
+    fflush(stderr);
+    abort();
 }
+
+/*
+ * wheel_rt(rt): rt, checked to be a runtime whose wheel the caller may touch
+ * now; timer_rt(t): the same for the runtime whose wheel holds armed timer t,
+ * recorded when it was armed.  `what` names the operation for the message.
+ * A runtime being freed fires every entry left in its wheel, so an armed
+ * entry's runtime is alive.  Its wheel may be touched on the thread driving
+ * it (tasks, cancellation, shutdown) or, while no thread drives it, by its
+ * owner (a frame dropped by hand after weft_block_on returned).  Anything
+ * else would corrupt a wheel and aborts: on a thread driving another
+ * runtime, or while another thread drives this one (caught as far as a
+ * plain read of rt->driving can tell).
+ */
+static weft_rt *wheel_rt(weft_rt *rt, const char *what) {
+    weft_rt *here = weft__tls_rt;
+    if (!rt) misuse(what, "no runtime");
+    if (here == rt) return rt;
+    if (here) misuse(what, "on a thread driving another runtime");
+    if (rt->driving) misuse(what, "while another thread drives it");
+    return rt;
+}
+
+static weft_rt *timer_rt(weft_timer *t, const char *what) { return wheel_rt(t->rt, what); }
+
+/* The runtime pointer costs 8 bytes in every frame that sleeps (40 -> 48 on
+ * LP64); keep it from growing further unnoticed. */
+_Static_assert(sizeof(weft_timer) <= 6 * sizeof(uint64_t), "weft_timer stays small");
 
 static void timer_cancel(weft_timer *t) {
     if (t->state == WEFT__TIMER_ARMED) {
-        weft_rt *rt = timer_rt(t);
-        if (rt) weft__wheel_remove(&rt->wheel, t);
+        weft__wheel_remove(&timer_rt(t, "timer dropped outside its runtime")->wheel, t);
+        t->rt = NULL;
     }
     weft_waker_drop(t->waker);
     t->waker = NULL;
@@ -103,9 +134,15 @@ weft_poll weft_sleep_until(weft_sleep_op *op, weft_cx *cx, weft_instant deadline
         weft_coop_made_progress(cx);
         return WEFT_READY;
     case WEFT__TIMER_ARMED:
-        /* Re-polled: the deadline was fixed when the sleep started. */
+        /* Re-polled: the deadline was fixed when the sleep started (or by
+         * weft_sleep_reset since); the argument is ignored, as documented. */
         weft_waker_store(&op->waker, cx);
         return WEFT_PENDING;
+    case WEFT__TIMER_RESET:
+        /* Idle, but weft_sleep_reset chose this sleep's deadline. */
+        deadline = op->deadline;
+        op->state = WEFT__TIMER_IDLE;
+        break;
     default:
         break;
     }
@@ -117,17 +154,65 @@ weft_poll weft_sleep_until(weft_sleep_op *op, weft_cx *cx, weft_instant deadline
     }
     op->deadline = deadline;
     op->waker = weft_waker_clone(cx->waker);
+    op->rt = rt;
     weft__wheel_insert(&rt->wheel, op);
     return WEFT_PENDING;
+}
+
+/*
+ * The deadline of a sleep of ms starting now: the clock rounded up to a whole
+ * millisecond, so the sleep lasts at least ms, plus ms; for ms == 0 the clock
+ * itself (due at once).
+ */
+static weft_instant sleep_deadline(weft_rt *rt, uint64_t ms) {
+    uint64_t now = weft__clock_ns(rt);
+    if (ms == 0) return now / NS_PER_MS;
+    return instant_add(now / NS_PER_MS + (now % NS_PER_MS != 0), ms);
 }
 
 weft_poll weft_sleep(weft_sleep_op *op, weft_cx *cx, uint64_t ms) {
     if (cx == NULL || op->state != WEFT__TIMER_IDLE || ms == 0 || !cx->rt)
         return weft_sleep_until(op, cx, 0);
-    /* Round up: the sleep lasts at least ms. */
-    uint64_t now = weft__clock_ns(cx->rt);
-    uint64_t now_ms = now / NS_PER_MS + (now % NS_PER_MS != 0);
-    return weft_sleep_until(op, cx, instant_add(now_ms, ms));
+    return weft_sleep_until(op, cx, sleep_deadline(cx->rt, ms));
+}
+
+/*
+ * Armed: move the entry (remove + insert, O(1)), keeping its waker.  Fired
+ * and not yet observed: file it again (its waker was used; the poll that
+ * observes it stores a new one).  Either way a deadline that has passed
+ * leaves it fired, with its waker woken, as the wheel would have.  Idle:
+ * only remember the deadline for the next poll (RESET); arming an entry
+ * nobody may poll again would leave it in the wheel when its frame goes.
+ */
+void weft_sleep_reset(weft_sleep_op *op, weft_rt *rt, weft_instant deadline) {
+    if (deadline > INSTANT_END) deadline = INSTANT_END;
+    switch (op->state) {
+    case WEFT__TIMER_ARMED:
+        if (op->rt != rt)
+            misuse("sleep reset outside its runtime", "given another runtime than its own");
+        weft__wheel_remove(&timer_rt(op, "sleep reset outside its runtime")->wheel, op);
+        break;
+    case WEFT__TIMER_FIRED:
+        break;
+    default:
+        op->deadline = deadline;
+        op->state = WEFT__TIMER_RESET;
+        return;
+    }
+    op->deadline = deadline;
+    if (deadline <= weft_now(rt)) {
+        weft_waker *w = op->waker;
+        op->waker = NULL;
+        op->state = WEFT__TIMER_FIRED;
+        weft_waker_wake(w);
+        return;
+    }
+    op->rt = wheel_rt(rt, "sleep reset outside its runtime");
+    weft__wheel_insert(&rt->wheel, op);
+}
+
+void weft_sleep_reset_after(weft_sleep_op *op, weft_rt *rt, uint64_t ms) {
+    weft_sleep_reset(op, rt, sleep_deadline(rt, ms));
 }
 
 /* ---- intervals --------------------------------------------------------- */
@@ -231,16 +316,15 @@ int weft_time_pause(weft_rt *rt) {
 
 int weft_time_resume(weft_rt *rt) {
     if (!rt->paused) return -EALREADY;
-    rt->offset_ns = (int64_t)rt->paused_ns - (int64_t)(mono_ns() - rt->origin_ns);
+    rt->origin_ns = mono_ns();
+    rt->base_ns = rt->paused_ns;
     rt->paused = 0;
     return 0;
 }
 
 int weft_time_advance(weft_rt *rt, uint64_t ms) {
     if (!rt->paused) return -EINVAL;
-    uint64_t add = ms > (UINT64_MAX - rt->paused_ns) / NS_PER_MS ? UINT64_MAX - rt->paused_ns
-                                                                 : ms * NS_PER_MS;
-    rt->paused_ns += add;
+    rt->paused_ns = ms > UINT64_MAX / NS_PER_MS ? UINT64_MAX : ns_add(rt->paused_ns, ms * NS_PER_MS);
     /* Fire as the driver does: the woken tasks join the run queue in deadline
      * order, rather than the last one taking the calling task's LIFO slot. */
     weft_task *running = rt->current;

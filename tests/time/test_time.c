@@ -685,6 +685,173 @@ static void sleep_past_the_end_of_the_clock_does_not_hang_an_idle_paused_runtime
     weft_rt_free(rt);
 }
 
+/* ---- the end of the clock ------------------------------------------------ */
+
+/*
+ * The clock counts nanoseconds in 64 bits and stops at its end (UINT64_MAX
+ * ns, CLOCK_END_MS): in every path - advance, resume, auto-advance, real
+ * time running after a resume - it saturates there, never wraps back to 0.
+ * The wall sleeps below only make sure real time has run on (a lower bound);
+ * no outcome depends on how long they took.
+ */
+
+/* Reads the clock n times: never backwards, never past its end. */
+static void check_clock_steady(weft_rt *rt, weft_instant *prev, int n) {
+    for (int i = 0; i < n; i++) {
+        weft_instant t = weft_now(rt);
+        CHECK(t >= *prev);
+        CHECK(t <= CLOCK_END_MS);
+        *prev = t;
+    }
+}
+
+static void clock_resumed_at_its_end_stays_there(void) {
+    weft_rt *rt = new_rt(1);
+    CHECK_EQ(weft_time_advance(rt, UINT64_MAX), 0);
+    CHECK_EQ(weft_now(rt), CLOCK_END_MS);
+    CHECK_EQ(weft_time_resume(rt), 0);
+    wall_sleep_ms(1); /* real time runs on past the end */
+    weft_instant prev = CLOCK_END_MS;
+    check_clock_steady(rt, &prev, 1000);
+    if (test_failed()) return;
+    CHECK_EQ(prev, CLOCK_END_MS);
+    /* A sleep started now: its deadline is capped at the end, which the clock
+     * has reached, so it is due at once - and not a moment before it. */
+    sleeper s = {.ms = 100};
+    CHECK_EQ(weft_block_on(rt, sleeper_poll, &s), 0);
+    CHECK_EQ(s.woke, 1);
+    CHECK_EQ(s.before, CLOCK_END_MS);
+    CHECK_EQ(s.after, CLOCK_END_MS);
+    CHECK_EQ(s.op.state, WEFT__TIMER_IDLE);
+    CHECK_EQ(weft_now(rt), CLOCK_END_MS);
+    CHECK_EQ(stats(rt).timers, 0);
+    weft_rt_free(rt);
+}
+
+/* Resumed just below 2^63 ns: the running clock crosses it without a signed
+ * overflow (UBSan) and keeps counting. */
+static void clock_resumed_below_2_pow_63_ns_crosses_it(void) {
+    weft_rt *rt = new_rt(1);
+    const uint64_t ms = (UINT64_C(1) << 63) / 1000000u; /* 775807 ns below 2^63 */
+    CHECK_EQ(weft_time_advance(rt, ms), 0);
+    CHECK_EQ(weft_now(rt), ms);
+    CHECK_EQ(weft_time_resume(rt), 0);
+    wall_sleep_ms(2);
+    weft_instant prev = ms;
+    check_clock_steady(rt, &prev, 100);
+    if (test_failed()) return;
+    CHECK(prev >= ms + 2);
+    CHECK_EQ(weft_time_pause(rt), 0);
+    CHECK(weft_now(rt) >= prev);
+    weft_rt_free(rt);
+}
+
+static void clock_advanced_in_big_steps_stops_at_its_end(void) {
+    weft_rt *rt = new_rt(1);
+    const uint64_t step = CLOCK_END_MS / 3 + 1; /* three steps pass the end */
+    CHECK_EQ(weft_time_advance(rt, step), 0);
+    CHECK_EQ(weft_now(rt), step);
+    CHECK_EQ(weft_time_advance(rt, step), 0);
+    CHECK_EQ(weft_now(rt), 2 * step);
+    /* a run of real time in the middle, across 2^63 ns */
+    CHECK_EQ(weft_time_resume(rt), 0);
+    wall_sleep_ms(1);
+    CHECK(weft_now(rt) >= 2 * step + 1);
+    CHECK_EQ(weft_time_pause(rt), 0);
+    weft_instant mid = weft_now(rt);
+    CHECK(mid >= 2 * step + 1);
+    CHECK_EQ(weft_time_advance(rt, step), 0);
+    CHECK_EQ(weft_now(rt), CLOCK_END_MS);
+    CHECK_EQ(weft_time_advance(rt, step), 0);
+    CHECK_EQ(weft_now(rt), CLOCK_END_MS);
+    CHECK_EQ(weft_time_advance(rt, UINT64_MAX), 0);
+    CHECK_EQ(weft_now(rt), CLOCK_END_MS);
+    CHECK_EQ(weft_time_resume(rt), 0);
+    wall_sleep_ms(1);
+    CHECK_EQ(weft_now(rt), CLOCK_END_MS);
+    weft_rt_free(rt);
+}
+
+/* Resume, run, pause, again and again, from 2 ms before the end: each reading
+ * is at least the last, the clock reaches its end and stays there. */
+static void pause_resume_cycles_near_the_end_never_go_back(void) {
+    weft_rt *rt = new_rt(1);
+    CHECK_EQ(weft_time_advance(rt, CLOCK_END_MS - 2), 0);
+    weft_instant prev = weft_now(rt);
+    CHECK_EQ(prev, CLOCK_END_MS - 2);
+    for (int i = 0; i < 6; i++) {
+        CHECK_EQ(weft_time_resume(rt), 0);
+        check_clock_steady(rt, &prev, 10);
+        wall_sleep_ms(1);
+        check_clock_steady(rt, &prev, 10);
+        CHECK_EQ(weft_time_pause(rt), 0);
+        check_clock_steady(rt, &prev, 10);
+        if (test_failed()) return;
+        CHECK_EQ(weft_time_advance(rt, 0), 0);
+        check_clock_steady(rt, &prev, 1);
+        if (test_failed()) return;
+    }
+    CHECK_EQ(prev, CLOCK_END_MS); /* 6 ms of real time ran */
+    weft_rt_free(rt);
+}
+
+/* The running clock 5 ms before its end: a 2 ms sleep lasts at least 2 ms
+ * (one-sided bound) and a 100 ms one ends at the end of the clock, not
+ * before (its deadline is capped there). */
+typedef struct near_end {
+    weft_frame fr;
+    weft_sleep_op op;
+    weft_instant t0, t1, t2;
+} near_end;
+
+static weft_poll near_end_poll(void *arg, weft_cx *cx) {
+    near_end *self = arg;
+    weft_async (self) {
+        weft_time_advance(cx->rt, CLOCK_END_MS - 5);
+        weft_time_resume(cx->rt);
+        self->t0 = weft_now(cx->rt);
+        weft_await(weft_sleep(&self->op, cx, 2));
+        self->t1 = weft_now(cx->rt);
+        weft_await(weft_sleep(&self->op, cx, 100));
+        self->t2 = weft_now(cx->rt);
+    }
+    return WEFT_READY;
+}
+
+static void sleeps_on_the_running_clock_near_its_end_never_end_early(void) {
+    weft_rt *rt = new_rt(1);
+    near_end n = {0};
+    CHECK_EQ(weft_block_on(rt, near_end_poll, &n), 0);
+    CHECK(n.t0 >= CLOCK_END_MS - 5);
+    /* at least 2 ms, or the end of the clock if it got there first (the
+     * deadline is capped there) */
+    CHECK(n.t1 >= (n.t0 + 2 < CLOCK_END_MS ? n.t0 + 2 : CLOCK_END_MS));
+    CHECK_EQ(n.t2, CLOCK_END_MS);
+    wall_sleep_ms(1);
+    CHECK_EQ(weft_now(rt), CLOCK_END_MS);
+    weft_rt_free(rt);
+}
+
+/* Auto-advance to a deadline capped at the end, then resume: still the end. */
+static void auto_advance_to_the_end_then_resume_stays_at_the_end(void) {
+    weft_rt *rt = new_rt(1);
+    CHECK_EQ(weft_time_advance(rt, CLOCK_END_MS - 10), 0);
+    sleeper s = {.ms = 100};
+    CHECK_EQ(weft_block_on(rt, sleeper_poll, &s), 0);
+    CHECK_EQ(s.before, CLOCK_END_MS - 10);
+    CHECK_EQ(s.after, CLOCK_END_MS);
+    CHECK_EQ(weft_time_resume(rt), 0);
+    wall_sleep_ms(1);
+    weft_instant prev = CLOCK_END_MS;
+    check_clock_steady(rt, &prev, 100);
+    if (test_failed()) return;
+    sleeper s2 = {.ms = 50};
+    CHECK_EQ(weft_block_on(rt, sleeper_poll, &s2), 0);
+    CHECK_EQ(s2.before, CLOCK_END_MS);
+    CHECK_EQ(s2.after, CLOCK_END_MS);
+    weft_rt_free(rt);
+}
+
 /* ---- intervals ----------------------------------------------------------- */
 
 /*
@@ -1477,6 +1644,723 @@ static void rt_free_cancels_sleeping_tasks(void) {
     }
 }
 
+/* ---- timers dropped outside their runtime -------------------------------- */
+
+/* A waker that is not a task's, as a hand-made context has: counts wakes. */
+typedef struct count_waker {
+    weft_waker w;
+    int wakes;
+} count_waker;
+
+static weft_waker *count_waker_clone(weft_waker *w) { return w; }
+static void count_waker_wake(weft_waker *w) { ((count_waker *)w)->wakes++; }
+static void count_waker_drop(weft_waker *w) { (void)w; }
+static const weft_waker_vtable count_waker_vtable = {count_waker_clone, count_waker_wake,
+                                                     count_waker_wake, count_waker_drop};
+
+/* Polls weft_sleep(op, ms) once, from a task but with a hand-made context:
+ * the runtime of the poll and a waker of its own. */
+typedef struct hand_arm {
+    weft_sleep_op *op;
+    uint64_t ms;
+    count_waker *w;
+    weft_poll r;
+} hand_arm;
+
+static weft_poll hand_arm_poll(void *arg, weft_cx *cx) {
+    hand_arm *self = arg;
+    if (cx == NULL) return WEFT_READY;
+    weft_cx hand = weft_cx_manual(&self->w->w);
+    hand.rt = cx->rt;
+    self->r = weft_sleep(self->op, &hand, self->ms);
+    return WEFT_READY;
+}
+
+/* Drops op (weft_sleep with cx == NULL) from a task. */
+typedef struct drop_in {
+    weft_sleep_op *op;
+} drop_in;
+
+static weft_poll drop_in_poll(void *arg, weft_cx *cx) {
+    drop_in *self = arg;
+    if (cx != NULL) (void)weft_sleep(self->op, NULL, 0);
+    return WEFT_READY;
+}
+
+/*
+ * Armed with a hand-made context, dropped by hand after weft_block_on
+ * returned (on the thread that owns the runtime, which nobody drives): the
+ * entry leaves the wheel of the runtime it was armed on, and the memory can
+ * go.  (It used to stay linked: the next turn read freed memory.)
+ */
+static void timer_armed_by_hand_and_dropped_after_block_on_leaves_the_wheel(void) {
+    weft_rt *rt = new_rt(1);
+    count_waker w = {{&count_waker_vtable}, 0};
+    weft_sleep_op *op = calloc(1, sizeof *op); /* on the heap: ASan sees any use after free */
+    CHECK(rt && op);
+    hand_arm a = {.op = op, .ms = 100, .w = &w};
+    CHECK_EQ(weft_block_on(rt, hand_arm_poll, &a), 0);
+    CHECK_EQ(a.r, WEFT_PENDING);
+    CHECK_EQ(op->state, WEFT__TIMER_ARMED);
+    CHECK_EQ(stats(rt).timers, 1);
+    CHECK_EQ(weft_sleep(op, NULL, 0), WEFT_READY); /* outside weft_block_on */
+    CHECK_EQ(op->state, WEFT__TIMER_IDLE);
+    CHECK(op->waker == NULL);
+    CHECK_EQ(stats(rt).timers, 0);
+    free(op);
+    /* the wheel is intact: later sleeps go through it at their deadlines */
+    sleeper s = {.ms = 250};
+    CHECK_EQ(weft_block_on(rt, sleeper_poll, &s), 0);
+    CHECK_EQ(s.after, 250);
+    CHECK_EQ(w.wakes, 0);
+    CHECK_EQ(weft_now(rt), 250);
+    weft_rt_free(rt);
+}
+
+/* Left armed when the runtime goes: weft_rt_free fires it (the hand-made
+ * waker is woken), so a drop afterwards has no wheel to touch. */
+static void timer_armed_by_hand_outlives_its_runtime_and_drops_cleanly(void) {
+    weft_rt *rt = new_rt(1);
+    count_waker w = {{&count_waker_vtable}, 0};
+    weft_sleep_op op = {0};
+    hand_arm a = {.op = &op, .ms = 100, .w = &w};
+    CHECK_EQ(weft_block_on(rt, hand_arm_poll, &a), 0);
+    CHECK_EQ(op.state, WEFT__TIMER_ARMED);
+    weft_rt_free(rt);
+    CHECK_EQ(w.wakes, 1);
+    CHECK_EQ(op.state, WEFT__TIMER_FIRED);
+    CHECK_EQ(weft_sleep(&op, NULL, 0), WEFT_READY);
+    CHECK_EQ(op.state, WEFT__TIMER_IDLE);
+}
+
+/* Armed on runtime a, dropped on the thread while it drives runtime b: the
+ * entry is in a's wheel, which this thread may not touch now (it used to be
+ * "removed" from b's wheel, corrupting both).  Must abort. */
+static void drop_timer_of_a_while_driving_b(void) {
+    weft_rt *a = new_rt(1), *b = new_rt(1);
+    count_waker w = {{&count_waker_vtable}, 0};
+    weft_sleep_op op = {0};
+    hand_arm arm = {.op = &op, .ms = 100, .w = &w};
+    if (!a || !b || weft_block_on(a, hand_arm_poll, &arm) != 0) return;
+    drop_in d = {.op = &op};
+    weft_block_on(b, drop_in_poll, &d);
+    /* not reached when the misuse is caught */
+    weft_rt_free(b);
+    weft_rt_free(a);
+}
+
+static void timer_dropped_on_a_thread_driving_another_runtime_aborts(void) {
+    drop_timer_of_a_while_driving_b();
+}
+
+/* The same misuse in a child process: it dies by SIGABRT and says why. */
+static void timer_dropped_outside_its_runtime_says_so_on_stderr(void) {
+    int fds[2];
+    CHECK_EQ(pipe(fds), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        drop_timer_of_a_while_driving_b();
+        _exit(0);
+    }
+    close(fds[1]);
+    char buf[4096];
+    size_t len = 0;
+    ssize_t r;
+    while (len < sizeof buf - 1 && (r = read(fds[0], buf + len, sizeof buf - 1 - len)) != 0) {
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) break;
+        len += (size_t)r;
+    }
+    buf[len] = '\0';
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    CHECK(WIFSIGNALED(status));
+    CHECK_EQ(WTERMSIG(status), SIGABRT);
+    CHECK(strstr(buf, "weft: ") != NULL);
+    CHECK(strstr(buf, "timer dropped outside its runtime") != NULL);
+}
+
+/* ---- weft_sleep_reset ---------------------------------------------------- */
+
+/* Sleeps `wait` ms, then resets *target to `to` (or, with `after` set, to
+ * `after` ms from now via weft_sleep_reset_after); records what it saw. */
+typedef struct resetter {
+    weft_frame fr;
+    weft_sleep_op *target;
+    uint64_t wait;
+    weft_instant to;
+    uint64_t after;
+    weft_sleep_op op;
+    int state_before, state_after;
+    uint64_t timers_before, timers_after;
+    weft_instant at;
+} resetter;
+
+static weft_poll resetter_poll(void *arg, weft_cx *cx) {
+    resetter *self = arg;
+    weft_async (self) {
+        weft_await(weft_sleep(&self->op, cx, self->wait));
+        self->at = weft_now(cx->rt);
+        self->state_before = self->target->state;
+        self->timers_before = stats(cx->rt).timers;
+        if (self->after)
+            weft_sleep_reset_after(self->target, cx->rt, self->after);
+        else
+            weft_sleep_reset(self->target, cx->rt, self->to);
+        self->state_after = self->target->state;
+        self->timers_after = stats(cx->rt).timers;
+    }
+    return WEFT_READY;
+}
+
+/* Runs a sleeper of `ms` and a resetter that moves its deadline at `wait`;
+ * copies both frames out when they are done. */
+static void run_reset(weft_rt *rt, uint64_t ms, resetter *r, sleeper *s) {
+    weft_task *h[2];
+    h[0] = spawn_sleeper(rt, ms, 0, NULL);
+    resetter *t = weft_task_new(rt, resetter, resetter_poll);
+    t->target = &sleeper_of(h[0])->op;
+    t->wait = r->wait;
+    t->to = r->to;
+    t->after = r->after;
+    h[1] = weft_task_spawn(t);
+    join_all j = {.h = h, .n = 2};
+    weft_block_on(rt, join_all_poll, &j);
+    *r = *(resetter *)weft_task_frame(h[1]);
+    *s = *sleeper_of(h[0]);
+    weft_task_release(h[0]);
+    weft_task_release(h[1]);
+}
+
+static void sleep_reset_to_a_later_deadline_completes_then(void) {
+    weft_rt *rt = new_rt(1);
+    resetter r = {.wait = 50, .to = 300};
+    sleeper s;
+    run_reset(rt, 100, &r, &s);
+    CHECK_EQ(r.at, 50);
+    CHECK_EQ(r.state_before, WEFT__TIMER_ARMED);
+    CHECK_EQ(r.state_after, WEFT__TIMER_ARMED);
+    CHECK_EQ(r.timers_before, 1);
+    CHECK_EQ(r.timers_after, 1); /* moved, not added */
+    CHECK_EQ(s.woke, 1);
+    CHECK_EQ(s.after, 300); /* not at 100 */
+    CHECK_EQ(stats(rt).timers, 0);
+    weft_rt_free(rt);
+}
+
+/* Reset to an earlier deadline: fires then, and not a millisecond before. */
+typedef struct earlier {
+    weft_frame fr;
+    weft_task *victim;
+    int woke_199;
+    weft_instant after;
+} earlier;
+
+static weft_poll earlier_poll(void *arg, weft_cx *cx) {
+    earlier *self = arg;
+    weft_async (self) {
+        weft_yield(); /* the victim parks: sleep 1000 */
+        weft_time_advance(cx->rt, 50);
+        weft_sleep_reset(&sleeper_of(self->victim)->op, cx->rt, 200);
+        weft_time_advance(cx->rt, 149);
+        weft_yield();
+        self->woke_199 = sleeper_of(self->victim)->woke;
+        weft_time_advance(cx->rt, 1);
+        weft_await(weft_join(self->victim, cx, NULL));
+        self->after = sleeper_of(self->victim)->after;
+    }
+    return WEFT_READY;
+}
+
+static void sleep_reset_to_an_earlier_deadline_fires_then_not_before(void) {
+    weft_rt *rt = new_rt(1);
+    earlier e = {.victim = spawn_sleeper(rt, 1000, 0, NULL)};
+    CHECK(e.victim);
+    CHECK_EQ(weft_block_on(rt, earlier_poll, &e), 0);
+    CHECK_EQ(e.woke_199, 0);
+    CHECK_EQ(e.after, 200);
+    CHECK_EQ(stats(rt).timers, 0);
+    weft_task_release(e.victim);
+    /* the same through auto-advance: from 200, sleep 1000, reset at 250 */
+    resetter r = {.wait = 50, .to = 320};
+    sleeper s;
+    run_reset(rt, 1000, &r, &s);
+    CHECK_EQ(r.at, 250);
+    CHECK_EQ(s.before, 200);
+    CHECK_EQ(s.after, 320);
+    /* and relative: from 320, sleep 1000, reset at 370 to 15 ms from then */
+    resetter r2 = {.wait = 50, .after = 15};
+    run_reset(rt, 1000, &r2, &s);
+    CHECK_EQ(r2.state_after, WEFT__TIMER_ARMED);
+    CHECK_EQ(s.after, 385);
+    weft_rt_free(rt);
+}
+
+/* Fired (the clock reached it, its task is woken) but not yet observed:
+ * reset re-arms it for the new deadline; the task's next poll waits. */
+typedef struct refire {
+    weft_frame fr;
+    weft_task *victim;
+    int state_fired, state_reset, woke_mid;
+    uint64_t timers_reset;
+} refire;
+
+static weft_poll refire_poll(void *arg, weft_cx *cx) {
+    refire *self = arg;
+    weft_async (self) {
+        weft_yield(); /* the victim parks: sleep 100 */
+        weft_time_advance(cx->rt, 100);
+        self->state_fired = sleeper_of(self->victim)->op.state;
+        weft_sleep_reset(&sleeper_of(self->victim)->op, cx->rt, 250);
+        self->state_reset = sleeper_of(self->victim)->op.state;
+        self->timers_reset = stats(cx->rt).timers;
+        weft_yield(); /* the victim runs its poll: waits again */
+        self->woke_mid = sleeper_of(self->victim)->woke;
+        weft_await(weft_join(self->victim, cx, NULL));
+    }
+    return WEFT_READY;
+}
+
+static void sleep_reset_of_a_fired_unobserved_sleep_rearms_it(void) {
+    weft_rt *rt = new_rt(1);
+    refire f = {.victim = spawn_sleeper(rt, 100, 0, NULL)};
+    CHECK(f.victim);
+    CHECK_EQ(weft_block_on(rt, refire_poll, &f), 0);
+    CHECK_EQ(f.state_fired, WEFT__TIMER_FIRED);
+    CHECK_EQ(f.state_reset, WEFT__TIMER_ARMED);
+    CHECK_EQ(f.timers_reset, 1);
+    CHECK_EQ(f.woke_mid, 0);
+    CHECK_EQ(sleeper_of(f.victim)->after, 250);
+    CHECK_EQ(stats(rt).timers, 0);
+    weft_task_release(f.victim);
+    weft_rt_free(rt);
+}
+
+/* An idle op: reset arms nothing, but the next sleep on it - weft_sleep or
+ * weft_sleep_until, whatever its argument - waits for the reset deadline;
+ * only that one: the sleep after it is the caller's again. */
+typedef struct idle_reset {
+    weft_frame fr;
+    weft_sleep_op op;
+    int state;
+    uint64_t timers;
+    weft_instant a1, a2, a3, a4;
+} idle_reset;
+
+static weft_poll idle_reset_poll(void *arg, weft_cx *cx) {
+    idle_reset *self = arg;
+    weft_async (self) {
+        weft_sleep_reset(&self->op, cx->rt, 500);
+        self->state = self->op.state;
+        self->timers = stats(cx->rt).timers;
+        weft_await(weft_sleep(&self->op, cx, 10));
+        self->a1 = weft_now(cx->rt);
+        weft_await(weft_sleep(&self->op, cx, 10));
+        self->a2 = weft_now(cx->rt);
+        weft_sleep_reset(&self->op, cx->rt, 600);
+        weft_await(weft_sleep_until(&self->op, cx, 2000));
+        self->a3 = weft_now(cx->rt);
+        weft_sleep_reset_after(&self->op, cx->rt, 30);
+        weft_await(weft_sleep_until(&self->op, cx, 0));
+        self->a4 = weft_now(cx->rt);
+    }
+    return WEFT_READY;
+}
+
+static void sleep_reset_of_an_idle_op_sets_its_next_deadline(void) {
+    weft_rt *rt = new_rt(1);
+    idle_reset r = {0};
+    CHECK_EQ(weft_block_on(rt, idle_reset_poll, &r), 0);
+    CHECK(r.state != WEFT__TIMER_ARMED);
+    CHECK_EQ(r.timers, 0); /* armed nothing */
+    CHECK_EQ(r.a1, 500);
+    CHECK_EQ(r.a2, 510);
+    CHECK_EQ(r.a3, 600);
+    CHECK_EQ(r.a4, 630);
+    CHECK_EQ(r.op.state, WEFT__TIMER_IDLE);
+    weft_rt_free(rt);
+}
+
+/* A reset idle op that is dropped forgets the reset. */
+static void sleep_reset_of_an_idle_op_is_forgotten_by_a_drop(void) {
+    weft_rt *rt = new_rt(1);
+    sleeper s = {.ms = 40};
+    weft_sleep_reset(&s.op, rt, 5000); /* owner thread, runtime not driven */
+    CHECK_EQ(stats(rt).timers, 0);
+    CHECK_EQ(weft_sleep(&s.op, NULL, 0), WEFT_READY);
+    CHECK_EQ(s.op.state, WEFT__TIMER_IDLE);
+    CHECK_EQ(weft_block_on(rt, sleeper_poll, &s), 0);
+    CHECK_EQ(s.after, 40);
+    weft_rt_free(rt);
+}
+
+/* A deadline already passed: ready at the next poll, whatever the state.
+ * Polled by hand from a task, with a counting waker. */
+typedef struct past_reset {
+    count_waker w;
+    weft_sleep_op op, idle;
+    weft_poll r[8];
+    int state[8];
+    uint64_t timers_after_reset;
+    int wakes_after_reset;
+    weft_instant end;
+} past_reset;
+
+static weft_poll past_reset_poll(void *arg, weft_cx *cx) {
+    past_reset *self = arg;
+    if (cx == NULL) return WEFT_READY;
+    weft_cx hand = weft_cx_manual(&self->w.w);
+    hand.rt = cx->rt;
+    weft_time_advance(cx->rt, 100);
+    /* armed, reset into the past: fired at once, its waker woken */
+    self->r[0] = weft_sleep_until(&self->op, &hand, 1000);
+    weft_sleep_reset(&self->op, cx->rt, 50);
+    self->state[0] = self->op.state;
+    self->timers_after_reset = stats(cx->rt).timers;
+    self->wakes_after_reset = self->w.wakes;
+    self->r[1] = weft_sleep_until(&self->op, &hand, 1000);
+    self->state[1] = self->op.state;
+    /* idle, reset to now */
+    weft_sleep_reset(&self->idle, cx->rt, 100);
+    self->r[2] = weft_sleep(&self->idle, &hand, 1000);
+    self->state[2] = self->idle.state;
+    /* fired by the clock, reset into the past: stays fired */
+    self->r[3] = weft_sleep(&self->op, &hand, 10);
+    weft_time_advance(cx->rt, 10);
+    self->state[3] = self->op.state;
+    weft_sleep_reset(&self->op, cx->rt, 0);
+    self->state[4] = self->op.state;
+    self->r[4] = weft_sleep(&self->op, &hand, 10);
+    /* reset_after(0): due at once */
+    self->r[5] = weft_sleep(&self->op, &hand, 10);
+    weft_sleep_reset_after(&self->op, cx->rt, 0);
+    self->r[6] = weft_sleep(&self->op, &hand, 10);
+    self->state[6] = self->op.state;
+    self->end = weft_now(cx->rt);
+    return WEFT_READY;
+}
+
+static void sleep_reset_to_a_past_deadline_is_ready_at_the_next_poll(void) {
+    weft_rt *rt = new_rt(1);
+    past_reset p = {.w = {{&count_waker_vtable}, 0}};
+    CHECK_EQ(weft_block_on(rt, past_reset_poll, &p), 0);
+    CHECK_EQ(p.r[0], WEFT_PENDING);
+    CHECK_EQ(p.state[0], WEFT__TIMER_FIRED);
+    CHECK_EQ(p.timers_after_reset, 0);
+    CHECK_EQ(p.wakes_after_reset, 1);
+    CHECK_EQ(p.r[1], WEFT_READY);
+    CHECK_EQ(p.state[1], WEFT__TIMER_IDLE);
+    CHECK_EQ(p.r[2], WEFT_READY);
+    CHECK_EQ(p.state[2], WEFT__TIMER_IDLE);
+    CHECK_EQ(p.r[3], WEFT_PENDING);
+    CHECK_EQ(p.state[3], WEFT__TIMER_FIRED);
+    CHECK_EQ(p.state[4], WEFT__TIMER_FIRED);
+    CHECK_EQ(p.r[4], WEFT_READY);
+    CHECK_EQ(p.r[5], WEFT_PENDING);
+    CHECK_EQ(p.r[6], WEFT_READY);
+    CHECK_EQ(p.state[6], WEFT__TIMER_IDLE);
+    CHECK_EQ(p.end, 110);
+    CHECK_EQ(stats(rt).timers, 0);
+    weft_rt_free(rt);
+}
+
+/* Every kind of reset, many times: no allocation at all. */
+typedef struct reset_alloc {
+    count_waker w;
+    weft_sleep_op op;
+    uint64_t allocs;
+    int bad;
+} reset_alloc;
+
+static void reset_round(reset_alloc *self, weft_cx *cx, weft_cx *hand) {
+    weft_rt *rt = cx->rt;
+    weft_instant now = weft_now(rt);
+    if (weft_sleep(&self->op, hand, 100) != WEFT_PENDING) self->bad++;
+    weft_sleep_reset(&self->op, rt, now + 5000);          /* later */
+    weft_sleep_reset(&self->op, rt, now + 3);             /* earlier */
+    weft_sleep_reset_after(&self->op, rt, 70000);         /* later, relative */
+    weft_sleep_reset(&self->op, rt, now);                 /* past: fired */
+    weft_sleep_reset(&self->op, rt, now + 10);            /* fired: re-armed */
+    if (weft_sleep(&self->op, hand, 0) != WEFT_PENDING) self->bad++;
+    weft_time_advance(rt, 10);                            /* fires */
+    if (weft_sleep(&self->op, hand, 0) != WEFT_READY) self->bad++;
+    weft_sleep_reset(&self->op, rt, now + 20);            /* idle */
+    if (weft_sleep(&self->op, hand, 0) != WEFT_PENDING) self->bad++;
+    (void)weft_sleep(&self->op, NULL, 0);                 /* drop */
+}
+
+static weft_poll reset_alloc_poll(void *arg, weft_cx *cx) {
+    reset_alloc *self = arg;
+    if (cx == NULL) return WEFT_READY;
+    weft_cx hand = weft_cx_manual(&self->w.w);
+    hand.rt = cx->rt;
+    reset_round(self, cx, &hand); /* warm up */
+    uint64_t a0 = weft_alloc_count();
+    for (int i = 0; i < 1000; i++) reset_round(self, cx, &hand);
+    self->allocs = weft_alloc_count() - a0;
+    return WEFT_READY;
+}
+
+static void sleep_reset_does_not_allocate(void) {
+    weft_rt *rt = new_rt(1);
+    reset_alloc r = {.w = {{&count_waker_vtable}, 0}};
+    CHECK_EQ(weft_block_on(rt, reset_alloc_poll, &r), 0);
+    CHECK_EQ(r.bad, 0);
+    CHECK_EQ(r.allocs, 0);
+    CHECK_EQ(stats(rt).timers, 0);
+    weft_rt_free(rt);
+}
+
+/*
+ * weft_sleep_until reads its deadline when the sleep starts: a re-poll with
+ * another deadline (here after a spurious wake) is ignored, by design.  Only
+ * weft_sleep_reset moves it.
+ */
+typedef struct until_var {
+    weft_frame fr;
+    weft_sleep_op op;
+    weft_instant deadline, after;
+    int polls;
+} until_var;
+
+static weft_poll until_var_poll(void *arg, weft_cx *cx) {
+    until_var *self = arg;
+    weft_async (self) {
+        weft_await((self->polls++, weft_sleep_until(&self->op, cx, self->deadline)));
+        self->after = weft_now(cx->rt);
+    }
+    return WEFT_READY;
+}
+
+typedef struct until_ctl {
+    weft_frame fr;
+    weft_rt *rt;
+    weft_task *h;
+    until_var *v;
+    weft_sleep_op op;
+    int polls_mid, done_mid;
+    weft_instant after1, after2;
+} until_ctl;
+
+static weft_poll until_ctl_poll(void *arg, weft_cx *cx) {
+    until_ctl *self = arg;
+    weft_async (self) {
+        /* 1: deadline 100, changed to 20 at 50 and re-polled: still 100 */
+        self->v = weft_task_new(cx->rt, until_var, until_var_poll);
+        self->v->deadline = 100;
+        self->h = weft_task_spawn(self->v);
+        weft_await(weft_sleep(&self->op, cx, 50));
+        self->v->deadline = 20;
+        weft_waker_wake_by_ref(self->v->op.waker); /* a spurious wake: re-poll */
+        weft_yield();
+        self->polls_mid = self->v->polls;
+        self->done_mid = weft_task_is_finished(self->h);
+        weft_await(weft_join(self->h, cx, NULL));
+        self->after1 = self->v->after;
+        weft_task_release(self->h);
+        /* 2: deadline 400 (from 100), reset at 150 to 200: then */
+        self->v = weft_task_new(cx->rt, until_var, until_var_poll);
+        self->v->deadline = 400;
+        self->h = weft_task_spawn(self->v);
+        weft_await(weft_sleep(&self->op, cx, 50));
+        self->v->deadline = 20;
+        weft_sleep_reset(&self->v->op, cx->rt, 200);
+        weft_await(weft_join(self->h, cx, NULL));
+        self->after2 = self->v->after;
+        weft_task_release(self->h);
+    }
+    return WEFT_READY;
+}
+
+static void sleep_until_ignores_a_changed_deadline_unless_reset(void) {
+    weft_rt *rt = new_rt(1);
+    until_ctl c = {0};
+    CHECK_EQ(weft_block_on(rt, until_ctl_poll, &c), 0);
+    CHECK_EQ(c.polls_mid, 2);
+    CHECK_EQ(c.done_mid, 0);
+    CHECK_EQ(c.after1, 100);
+    CHECK_EQ(c.after2, 200);
+    weft_rt_free(rt);
+}
+
+/* weft_sleep_reset_after counts like weft_sleep: from now rounded up to a
+ * whole millisecond, so on a clock paused mid-millisecond it is never early. */
+typedef struct after_midms {
+    weft_frame fr;
+    weft_sleep_op op;
+    weft_instant before, after;
+} after_midms;
+
+static weft_poll after_midms_poll(void *arg, weft_cx *cx) {
+    after_midms *self = arg;
+    weft_async (self) {
+        self->before = weft_now(cx->rt);
+        weft_sleep_reset_after(&self->op, cx->rt, 40);
+        weft_await(weft_sleep(&self->op, cx, 1));
+        self->after = weft_now(cx->rt);
+    }
+    return WEFT_READY;
+}
+
+static void sleep_reset_after_on_a_clock_paused_mid_millisecond_never_ends_early(void) {
+    weft_rt *rt = new_rt(0);
+    wall_sleep_ms(2);
+    CHECK_EQ(weft_time_pause(rt), 0);
+    after_midms m = {0};
+    CHECK_EQ(weft_block_on(rt, after_midms_poll, &m), 0);
+    CHECK(m.after >= m.before + 40);
+    CHECK(m.after <= m.before + 41);
+    weft_rt_free(rt);
+}
+
+/*
+ * The idle-timeout pattern: a task waits for "a line or the idle timeout",
+ * polling both without dropping the sleep, and pushes the deadline on with
+ * weft_sleep_reset_after on every line.  It times out only once the lines
+ * stop: exactly `idle` ms after the last one.
+ */
+typedef struct line_src {
+    int queued;
+    weft_waker *waker;
+} line_src;
+
+static weft_poll line_recv(line_src *s, weft_cx *cx) {
+    if (cx != NULL && s->queued) s->queued--;
+    else if (cx != NULL) {
+        weft_waker_store(&s->waker, cx);
+        return WEFT_PENDING;
+    }
+    weft_waker_drop(s->waker);
+    s->waker = NULL;
+    return WEFT_READY;
+}
+
+static void line_send(line_src *s) {
+    s->queued++;
+    weft_waker *w = s->waker;
+    s->waker = NULL;
+    weft_waker_wake(w);
+}
+
+/* Poll expression: READY with *got = 1 on a line, 0 on the timeout. */
+static weft_poll line_or_idle(line_src *s, weft_sleep_op *op, weft_cx *cx, uint64_t idle, int *got) {
+    if (cx == NULL) {
+        (void)line_recv(s, NULL);
+        (void)weft_sleep(op, NULL, 0);
+        return WEFT_READY;
+    }
+    if (line_recv(s, cx) == WEFT_READY) {
+        *got = 1;
+        return WEFT_READY;
+    }
+    if (weft_sleep(op, cx, idle) == WEFT_READY) {
+        *got = 0;
+        return WEFT_READY;
+    }
+    return WEFT_PENDING;
+}
+
+typedef struct idle_reader {
+    weft_frame fr;
+    line_src *src;
+    uint64_t idle;
+    weft_sleep_op op;
+    int got, lines;
+    weft_instant last_line, timed_out;
+} idle_reader;
+
+static weft_poll idle_reader_poll(void *arg, weft_cx *cx) {
+    idle_reader *self = arg;
+    weft_async (self) {
+        for (;;) {
+            weft_await(line_or_idle(self->src, &self->op, cx, self->idle, &self->got));
+            if (!self->got) break;
+            self->lines++;
+            self->last_line = weft_now(cx->rt);
+            weft_sleep_reset_after(&self->op, cx->rt, self->idle);
+        }
+        self->timed_out = weft_now(cx->rt);
+    }
+    return WEFT_READY;
+}
+
+typedef struct line_writer {
+    weft_frame fr;
+    line_src *src;
+    const uint64_t *gaps;
+    int n, i;
+    weft_sleep_op op;
+} line_writer;
+
+static weft_poll line_writer_poll(void *arg, weft_cx *cx) {
+    line_writer *self = arg;
+    weft_async (self) {
+        for (self->i = 0; self->i < self->n; self->i++) {
+            weft_await(weft_sleep(&self->op, cx, self->gaps[self->i]));
+            line_send(self->src);
+        }
+    }
+    return WEFT_READY;
+}
+
+static void run_idle(weft_rt *rt, const uint64_t *gaps, int n, idle_reader *out) {
+    line_src src = {0};
+    idle_reader *r = weft_task_new(rt, idle_reader, idle_reader_poll);
+    r->src = &src;
+    r->idle = 30;
+    line_writer *w = weft_task_new(rt, line_writer, line_writer_poll);
+    w->src = &src;
+    w->gaps = gaps;
+    w->n = n;
+    weft_task *h[2] = {weft_task_spawn(r), weft_task_spawn(w)};
+    join_all j = {.h = h, .n = 2};
+    weft_block_on(rt, join_all_poll, &j);
+    *out = *(idle_reader *)weft_task_frame(h[0]);
+    weft_task_release(h[0]);
+    weft_task_release(h[1]);
+    weft_waker_drop(src.waker);
+}
+
+static void idle_timeout_with_reset_fires_only_after_activity_stops(void) {
+    weft_rt *rt = new_rt(1);
+    /* a line every 10 ms for 100 ms: each pushes the 30 ms timeout on */
+    static const uint64_t steady[10] = {10, 10, 10, 10, 10, 10, 10, 10, 10, 10};
+    idle_reader r;
+    run_idle(rt, steady, 10, &r);
+    CHECK_EQ(r.lines, 10);
+    CHECK_EQ(r.last_line, 100);
+    CHECK_EQ(r.timed_out, 130);
+    CHECK_EQ(stats(rt).timers, 0);
+    /* gaps of 10, 20, 29 keep it alive; 31 is too long: it times out 30 ms
+     * after the third line, before the fourth arrives */
+    static const uint64_t gappy[4] = {10, 20, 29, 31};
+    run_idle(rt, gappy, 4, &r);
+    CHECK_EQ(r.lines, 3);
+    CHECK_EQ(r.last_line, 130 + 59);
+    CHECK_EQ(r.timed_out, 130 + 89);
+    weft_rt_free(rt);
+}
+
+/* Reset with another runtime than the one the sleep is armed on: abort. */
+static void sleep_reset_with_another_runtime_aborts(void) {
+    weft_rt *a = new_rt(1), *b = new_rt(1);
+    count_waker w = {{&count_waker_vtable}, 0};
+    weft_sleep_op op = {0};
+    hand_arm arm = {.op = &op, .ms = 100, .w = &w};
+    if (!a || !b || weft_block_on(a, hand_arm_poll, &arm) != 0) return;
+    weft_sleep_reset(&op, b, 500);
+    weft_rt_free(b);
+    weft_rt_free(a);
+}
+
 /* ---- many timers --------------------------------------------------------- */
 
 typedef struct many_state {
@@ -1640,6 +2524,13 @@ int main(int argc, char **argv) {
             TEST(auto_advance_waits_until_every_task_is_idle),
             TEST(sleeps_beyond_the_wheel_range_fire_at_their_exact_deadlines),
             TEST(sleep_past_the_end_of_the_clock_does_not_hang_an_idle_paused_runtime),
+            /* the end of the clock */
+            TEST(clock_resumed_at_its_end_stays_there),
+            TEST(clock_resumed_below_2_pow_63_ns_crosses_it),
+            TEST(clock_advanced_in_big_steps_stops_at_its_end),
+            TEST(pause_resume_cycles_near_the_end_never_go_back),
+            TEST(sleeps_on_the_running_clock_near_its_end_never_end_early),
+            TEST(auto_advance_to_the_end_then_resume_stays_at_the_end),
             /* intervals */
             TEST(interval_first_tick_is_immediate),
             TEST(interval_ticks_every_period_at_the_reported_instants),
@@ -1677,6 +2568,23 @@ int main(int argc, char **argv) {
             TEST(huge_sleep_does_not_fire_and_aborts_cleanly),
             TEST(rt_free_with_huge_sleeps_pending_cancels_them),
             TEST(rt_free_cancels_sleeping_tasks),
+            /* timers dropped outside their runtime */
+            TEST(timer_armed_by_hand_and_dropped_after_block_on_leaves_the_wheel),
+            TEST(timer_armed_by_hand_outlives_its_runtime_and_drops_cleanly),
+            TEST_DEATH(timer_dropped_on_a_thread_driving_another_runtime_aborts),
+            TEST(timer_dropped_outside_its_runtime_says_so_on_stderr),
+            /* weft_sleep_reset */
+            TEST(sleep_reset_to_a_later_deadline_completes_then),
+            TEST(sleep_reset_to_an_earlier_deadline_fires_then_not_before),
+            TEST(sleep_reset_of_a_fired_unobserved_sleep_rearms_it),
+            TEST(sleep_reset_of_an_idle_op_sets_its_next_deadline),
+            TEST(sleep_reset_of_an_idle_op_is_forgotten_by_a_drop),
+            TEST(sleep_reset_to_a_past_deadline_is_ready_at_the_next_poll),
+            TEST(sleep_reset_does_not_allocate),
+            TEST(sleep_until_ignores_a_changed_deadline_unless_reset),
+            TEST(sleep_reset_after_on_a_clock_paused_mid_millisecond_never_ends_early),
+            TEST(idle_timeout_with_reset_fires_only_after_activity_stops),
+            TEST_DEATH(sleep_reset_with_another_runtime_aborts),
             /* many timers */
             TEST(hundred_thousand_random_sleeps_wake_exactly_at_their_deadlines),
             /* the real clock */
