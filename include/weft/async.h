@@ -157,19 +157,15 @@ typedef struct weft_frame {
  * async function used from other files.
  */
 #define weft_async_fn(name, type)                                              \
-    static weft_poll name(type *self, weft_cx *cx);                            \
-    typedef type name##_frame;                                                 \
     WEFT__FR_FIRST(type);                                                      \
-    WEFT__MAYBE_UNUSED static inline weft_poll name##_erased(void *self,       \
-                                                             weft_cx *cx) {    \
-        return name((type *)self, cx);                                         \
-    }                                                                          \
-    static weft_poll name(type *self, weft_cx *cx)
+    typedef type name##_async_frame;                                           \
+    weft_future_fn(name, type)
 
 #define weft_async_fn_decl(name, type)                                         \
-    weft_poll name(type *self, weft_cx *cx);                                   \
-    typedef type name##_frame;                                                 \
     WEFT__FR_FIRST(type);                                                      \
+    typedef type name##_async_frame;                                           \
+    typedef type name##_frame;                                                 \
+    weft_poll name(type *self, weft_cx *cx);                                   \
     weft_poll name##_erased(void *self, weft_cx *cx)
 
 #define weft_async_fn_extern(name, type)                                       \
@@ -177,6 +173,22 @@ typedef struct weft_frame {
         return name((type *)self, cx);                                         \
     }                                                                          \
     weft_poll name(type *self, weft_cx *cx)
+
+/*
+ * weft_future_fn(name, type) { body }: the same for a hand-written future
+ * whose type is not an async frame (no weft_frame fr, no weft_async: a poll
+ * function that handles cx == NULL itself).  weft_block_on and
+ * weft_future_of accept it; weft_task_new does not, because a task's frame
+ * is read by task dumps (wrap it in an async function to spawn it).
+ */
+#define weft_future_fn(name, type)                                             \
+    static weft_poll name(type *self, weft_cx *cx);                            \
+    typedef type name##_frame;                                                 \
+    WEFT__MAYBE_UNUSED static inline weft_poll name##_erased(void *self,       \
+                                                             weft_cx *cx) {    \
+        return name((type *)self, cx);                                         \
+    }                                                                          \
+    static weft_poll name(type *self, weft_cx *cx)
 
 /*
  * weft_future_of(name, frame): the type-erased future {name_erased, frame}

@@ -79,7 +79,7 @@ int weft_rt_new(weft_rt **out, const weft_rt_config *cfg);
 void weft_rt_free(weft_rt *rt);
 
 /*
- * Drive the async function `poll` (declared with weft_async_fn) on `frame`
+ * Drive the future `poll` (declared with weft_async_fn or weft_future_fn) on `frame`
  * to completion on this thread, running the runtime's tasks meanwhile.
  * frame is the caller's, a pointer to poll's frame type (a compile error
  * otherwise), and must stay valid and in place until this returns; read its
@@ -93,7 +93,7 @@ int weft__block_on(weft_rt *rt, weft_poll_fn poll, void *frame);
 
 /*
  * Reserve a task that will run the async function `poll` (declared with
- * weft_async_fn) and set *frame to its frame: zeroed memory of poll's frame
+ * weft_async_fn, not weft_future_fn) and set *frame to its frame: zeroed memory of poll's frame
  * type, for you to initialise before weft_task_spawn.  frame must be a
  * pointer to a pointer to that type (a compile error otherwise).  The task
  * belongs to rt (inside a task: cx->rt).  Returns 0, or -ENOMEM, or
@@ -108,9 +108,9 @@ int weft__block_on(weft_rt *rt, weft_poll_fn poll, void *frame);
  *     }
  */
 #define weft_task_new(frame, rt, poll)                                         \
-    weft__alloc_result(*_Generic((frame), poll##_frame **: (frame)) =          \
-                           weft__task_alloc((rt), sizeof(poll##_frame),        \
-                                            _Alignof(poll##_frame),            \
+    weft__alloc_result(*_Generic((frame), poll##_async_frame **: (frame)) =    \
+                           weft__task_alloc((rt), sizeof(poll##_async_frame),  \
+                                            _Alignof(poll##_async_frame),      \
                                             poll##_erased,                     \
                                             #poll " @ " __FILE__               \
                                             ":" WEFT__STR(__LINE__)))

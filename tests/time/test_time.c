@@ -804,8 +804,7 @@ typedef struct near_end {
     weft_instant t0, t1, t2;
 } near_end;
 
-static weft_poll near_end_poll(void *arg, weft_cx *cx) {
-    near_end *self = arg;
+weft_async_fn(near_end_poll, near_end) {
     weft_async (self) {
         weft_time_advance(cx->rt, CLOCK_END_MS - 5);
         weft_time_resume(cx->rt);
@@ -1667,8 +1666,7 @@ typedef struct hand_arm {
     weft_poll r;
 } hand_arm;
 
-static weft_poll hand_arm_poll(void *arg, weft_cx *cx) {
-    hand_arm *self = arg;
+weft_future_fn(hand_arm_poll, hand_arm) {
     if (cx == NULL) return WEFT_READY;
     weft_cx hand = weft_cx_manual(&self->w->w);
     hand.rt = cx->rt;
@@ -1681,8 +1679,7 @@ typedef struct drop_in {
     weft_sleep_op *op;
 } drop_in;
 
-static weft_poll drop_in_poll(void *arg, weft_cx *cx) {
-    drop_in *self = arg;
+weft_future_fn(drop_in_poll, drop_in) {
     if (cx != NULL) (void)weft_sleep(self->op, NULL, 0);
     return WEFT_READY;
 }
@@ -1804,8 +1801,7 @@ typedef struct resetter {
     weft_instant at;
 } resetter;
 
-static weft_poll resetter_poll(void *arg, weft_cx *cx) {
-    resetter *self = arg;
+weft_async_fn(resetter_poll, resetter) {
     weft_async (self) {
         weft_await(weft_sleep(&self->op, cx, self->wait));
         self->at = weft_now(cx->rt);
@@ -1826,7 +1822,8 @@ static weft_poll resetter_poll(void *arg, weft_cx *cx) {
 static void run_reset(weft_rt *rt, uint64_t ms, resetter *r, sleeper *s) {
     weft_task *h[2];
     h[0] = spawn_sleeper(rt, ms, 0, NULL);
-    resetter *t = weft_task_new(rt, resetter, resetter_poll);
+    resetter *t;
+    weft_task_new(&t, rt, resetter_poll);
     t->target = &sleeper_of(h[0])->op;
     t->wait = r->wait;
     t->to = r->to;
@@ -1864,8 +1861,7 @@ typedef struct earlier {
     weft_instant after;
 } earlier;
 
-static weft_poll earlier_poll(void *arg, weft_cx *cx) {
-    earlier *self = arg;
+weft_async_fn(earlier_poll, earlier) {
     weft_async (self) {
         weft_yield(); /* the victim parks: sleep 1000 */
         weft_time_advance(cx->rt, 50);
@@ -1913,8 +1909,7 @@ typedef struct refire {
     uint64_t timers_reset;
 } refire;
 
-static weft_poll refire_poll(void *arg, weft_cx *cx) {
-    refire *self = arg;
+weft_async_fn(refire_poll, refire) {
     weft_async (self) {
         weft_yield(); /* the victim parks: sleep 100 */
         weft_time_advance(cx->rt, 100);
@@ -1955,8 +1950,7 @@ typedef struct idle_reset {
     weft_instant a1, a2, a3, a4;
 } idle_reset;
 
-static weft_poll idle_reset_poll(void *arg, weft_cx *cx) {
-    idle_reset *self = arg;
+weft_async_fn(idle_reset_poll, idle_reset) {
     weft_async (self) {
         weft_sleep_reset(&self->op, cx->rt, 500);
         self->state = self->op.state;
@@ -2014,8 +2008,7 @@ typedef struct past_reset {
     weft_instant end;
 } past_reset;
 
-static weft_poll past_reset_poll(void *arg, weft_cx *cx) {
-    past_reset *self = arg;
+weft_future_fn(past_reset_poll, past_reset) {
     if (cx == NULL) return WEFT_READY;
     weft_cx hand = weft_cx_manual(&self->w.w);
     hand.rt = cx->rt;
@@ -2097,8 +2090,7 @@ static void reset_round(reset_alloc *self, weft_cx *cx, weft_cx *hand) {
     (void)weft_sleep(&self->op, NULL, 0);                 /* drop */
 }
 
-static weft_poll reset_alloc_poll(void *arg, weft_cx *cx) {
-    reset_alloc *self = arg;
+weft_future_fn(reset_alloc_poll, reset_alloc) {
     if (cx == NULL) return WEFT_READY;
     weft_cx hand = weft_cx_manual(&self->w.w);
     hand.rt = cx->rt;
@@ -2131,8 +2123,7 @@ typedef struct until_var {
     int polls;
 } until_var;
 
-static weft_poll until_var_poll(void *arg, weft_cx *cx) {
-    until_var *self = arg;
+weft_async_fn(until_var_poll, until_var) {
     weft_async (self) {
         weft_await((self->polls++, weft_sleep_until(&self->op, cx, self->deadline)));
         self->after = weft_now(cx->rt);
@@ -2150,11 +2141,10 @@ typedef struct until_ctl {
     weft_instant after1, after2;
 } until_ctl;
 
-static weft_poll until_ctl_poll(void *arg, weft_cx *cx) {
-    until_ctl *self = arg;
+weft_async_fn(until_ctl_poll, until_ctl) {
     weft_async (self) {
         /* 1: deadline 100, changed to 20 at 50 and re-polled: still 100 */
-        self->v = weft_task_new(cx->rt, until_var, until_var_poll);
+        weft_task_new(&self->v, cx->rt, until_var_poll);
         self->v->deadline = 100;
         self->h = weft_task_spawn(self->v);
         weft_await(weft_sleep(&self->op, cx, 50));
@@ -2167,7 +2157,7 @@ static weft_poll until_ctl_poll(void *arg, weft_cx *cx) {
         self->after1 = self->v->after;
         weft_task_release(self->h);
         /* 2: deadline 400 (from 100), reset at 150 to 200: then */
-        self->v = weft_task_new(cx->rt, until_var, until_var_poll);
+        weft_task_new(&self->v, cx->rt, until_var_poll);
         self->v->deadline = 400;
         self->h = weft_task_spawn(self->v);
         weft_await(weft_sleep(&self->op, cx, 50));
@@ -2199,8 +2189,7 @@ typedef struct after_midms {
     weft_instant before, after;
 } after_midms;
 
-static weft_poll after_midms_poll(void *arg, weft_cx *cx) {
-    after_midms *self = arg;
+weft_async_fn(after_midms_poll, after_midms) {
     weft_async (self) {
         self->before = weft_now(cx->rt);
         weft_sleep_reset_after(&self->op, cx->rt, 40);
@@ -2277,8 +2266,7 @@ typedef struct idle_reader {
     weft_instant last_line, timed_out;
 } idle_reader;
 
-static weft_poll idle_reader_poll(void *arg, weft_cx *cx) {
-    idle_reader *self = arg;
+weft_async_fn(idle_reader_poll, idle_reader) {
     weft_async (self) {
         for (;;) {
             weft_await(line_or_idle(self->src, &self->op, cx, self->idle, &self->got));
@@ -2300,8 +2288,7 @@ typedef struct line_writer {
     weft_sleep_op op;
 } line_writer;
 
-static weft_poll line_writer_poll(void *arg, weft_cx *cx) {
-    line_writer *self = arg;
+weft_async_fn(line_writer_poll, line_writer) {
     weft_async (self) {
         for (self->i = 0; self->i < self->n; self->i++) {
             weft_await(weft_sleep(&self->op, cx, self->gaps[self->i]));
@@ -2313,10 +2300,12 @@ static weft_poll line_writer_poll(void *arg, weft_cx *cx) {
 
 static void run_idle(weft_rt *rt, const uint64_t *gaps, int n, idle_reader *out) {
     line_src src = {0};
-    idle_reader *r = weft_task_new(rt, idle_reader, idle_reader_poll);
+    idle_reader *r;
+    weft_task_new(&r, rt, idle_reader_poll);
     r->src = &src;
     r->idle = 30;
-    line_writer *w = weft_task_new(rt, line_writer, line_writer_poll);
+    line_writer *w;
+    weft_task_new(&w, rt, line_writer_poll);
     w->src = &src;
     w->gaps = gaps;
     w->n = n;

@@ -24,6 +24,21 @@ weft_async_fn(f_poll, f) {
     }
     return WEFT_READY;
 }
+/* An async function with external linkage, as a header would declare it. */
+typedef struct ext { weft_frame fr; int x; } ext;
+weft_async_fn_decl(ext_poll, ext);
+weft_async_fn_extern(ext_poll, ext) {
+    weft_async (self) {
+        self->x = 1;
+    }
+    return WEFT_READY;
+}
+/* A hand-written future: no frame, handles cx == NULL itself. */
+typedef struct hand { int polls; } hand;
+weft_future_fn(hand_poll, hand) {
+    if (cx) self->polls++;
+    return WEFT_READY;
+}
 int main(void) {
     weft_rt *rt = NULL;
     if (weft_rt_new(&rt, NULL) < 0) return 1;
@@ -33,6 +48,10 @@ int main(void) {
     int rc = weft_block_on(rt, f_poll, &frame);
     weft_future fu = weft_future_of(f_poll, &frame);
     (void)fu;
+    ext e = {0};
+    hand h = {0};
+    if (rc == 0) rc = weft_block_on(rt, ext_poll, &e);
+    if (rc == 0) rc = weft_block_on(rt, hand_poll, &h);
     weft_rt_free(rt);
     return rc;
 }

@@ -1,4 +1,4 @@
-/* expect: f_poll_frame. undeclared|undeclared identifier 'f_poll_frame'|unknown type name 'f_poll_frame' */
+/* expect: f_poll_async_frame. undeclared|undeclared identifier .f_poll_async_frame.|unknown type name .f_poll_async_frame. */
 /* Rule 9: a task's poll function is declared with weft_async_fn, so that its
  * frame type is known; a void * poll function is refused. */
 #include <weft.h>
