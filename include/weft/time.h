@@ -82,8 +82,9 @@ weft_instant weft_now(weft_rt *rt);
  * (at once when ms == 0).  The op must stay in place while pending; after
  * READY it is idle again and can be reused.  cx == NULL cancels: the entry
  * leaves the wheel of the runtime it was armed on (see the thread rules
- * above: a drop where that wheel may not be touched aborts).  Cancel-safe.  Fails
- * only when polled outside a runtime (cx->rt == NULL): READY at once.
+ * above: a drop where that wheel may not be touched aborts).  Cancel-safe.
+ * Cannot fail, so it has no result; polling it with a context that has no
+ * runtime (cx->rt == NULL) is misuse and aborts (it would end early).
  */
 weft_poll weft_sleep(weft_sleep_op *op, weft_cx *cx, uint64_t ms);
 

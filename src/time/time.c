@@ -147,8 +147,10 @@ weft_poll weft_sleep_until(weft_sleep_op *op, weft_cx *cx, weft_instant deadline
         break;
     }
     weft_rt *rt = cx->rt;
+    /* A sleep that completed at once without a clock would end early. */
+    if (!rt) misuse("sleep polled", "no runtime (cx->rt == NULL)");
     if (deadline > INSTANT_END) deadline = INSTANT_END;
-    if (!rt || deadline <= weft_now(rt)) {
+    if (deadline <= weft_now(rt)) {
         weft_coop_made_progress(cx);
         return WEFT_READY;
     }
@@ -232,7 +234,7 @@ weft_poll weft_interval_tick(weft_interval *iv, weft_cx *cx, weft_instant *when)
         return WEFT_READY;
     }
     if (!iv->started) {
-        if (!cx->rt) return WEFT_READY;
+        if (!cx->rt) misuse("interval ticked", "no runtime (cx->rt == NULL)");
         iv->started = 1;
         iv->next = weft_now(cx->rt);
     }

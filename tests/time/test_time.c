@@ -346,15 +346,26 @@ static void sleep_until_completes_at_its_deadline(void) {
     weft_rt_free(rt);
 }
 
-static void sleep_polled_outside_a_runtime_is_ready_at_once(void) {
-    weft_cx cx = weft_cx_manual(NULL);
+/* Dropping an idle op needs no runtime and is harmless. */
+static void dropping_an_idle_sleep_needs_no_runtime(void) {
     weft_sleep_op op = {0};
-    CHECK_EQ(weft_sleep(&op, &cx, 1000), WEFT_READY);
-    CHECK_EQ(weft_sleep_until(&op, &cx, 5000), WEFT_READY);
+    CHECK_EQ(weft_sleep(&op, NULL, 1000), WEFT_READY);
     CHECK_EQ(op.state, WEFT__TIMER_IDLE);
     CHECK(op.waker == NULL);
-    /* Dropping an idle op is harmless. */
-    CHECK_EQ(weft_sleep(&op, NULL, 1000), WEFT_READY);
+}
+
+/* A sleep with no clock to measure it would end early: a clear abort. */
+static void sleep_polled_outside_a_runtime_aborts(void) {
+    weft_cx cx = weft_cx_manual(NULL);
+    weft_sleep_op op = {0};
+    (void)weft_sleep(&op, &cx, 1000); /* must abort */
+}
+
+static void interval_ticked_outside_a_runtime_aborts(void) {
+    weft_cx cx = weft_cx_manual(NULL);
+    weft_interval iv;
+    weft_interval_init(&iv, 10, WEFT_MISSED_BURST);
+    (void)weft_interval_tick(&iv, &cx, NULL); /* must abort */
 }
 
 /* The clock was paused mid-millisecond: the sleep rounds up, never early. */
@@ -2496,7 +2507,9 @@ int main(int argc, char **argv) {
             TEST(sleep_zero_is_ready_at_once),
             TEST(sleep_until_in_the_past_is_ready_at_once),
             TEST(sleep_until_completes_at_its_deadline),
-            TEST(sleep_polled_outside_a_runtime_is_ready_at_once),
+            TEST(dropping_an_idle_sleep_needs_no_runtime),
+            TEST_DEATH(sleep_polled_outside_a_runtime_aborts),
+            TEST_DEATH(interval_ticked_outside_a_runtime_aborts),
             TEST(sleep_on_a_clock_paused_mid_millisecond_never_ends_early),
             /* advance */
             TEST(time_advance_fires_due_timers_and_moves_the_clock),
