@@ -10,6 +10,12 @@
  *   - Operations are poll expressions for weft_await.  Their results come
  *     back through out-parameters: a count, or a negative errno
  *     (-ECONNRESET, -EPIPE, -ETIMEDOUT, ...).  Nothing raises SIGPIPE.
+ *   - Every completion counts against the task's cooperative budget (see
+ *     weft_coop_poll in future.h) - a failure or a zero-length call as much
+ *     as a transfer - and an operation polled with the budget spent returns
+ *     PENDING (its task is woken and polled again after the others).  So a
+ *     loop that retries a failing operation, or reads lines that are
+ *     already buffered, still lets the other tasks run.
  *   - A socket belongs to the runtime that first polled it; polling it from
  *     another gives -EXDEV, and polling it with a hand-made context that has
  *     no runtime (cx->rt == NULL) gives -EINVAL.  If its runtime is freed

@@ -40,15 +40,28 @@ static void take_line(weft_line_reader *r, size_t nl, const char **line, size_t 
     r->start = r->scanned = nl + 1;
 }
 
+/*
+ * The coop budget: every call that completes counts once.  The reads it
+ * makes count on their own (so skipping an endless overlong line still
+ * yields); a call that completes from the buffer alone, or with an error
+ * before any read, counts here.  `before` is the budget at the start.
+ */
+static weft_poll ready_counted(weft_cx *cx, unsigned before) {
+    if (cx->budget == before) weft_coop_made_progress(cx);
+    return WEFT_READY;
+}
+
 weft_poll weft_read_line(weft_line_reader *r, weft_cx *cx, size_t max, const char **line,
                          size_t *len, int *status) {
     if (cx == NULL) {
         ssize_t ignored;
         return weft_tcp_read(r->sock, NULL, NULL, 0, &ignored);
     }
+    if (!weft_coop_poll(cx)) return WEFT_PENDING;
+    unsigned before = cx->budget;
     if (max >= r->cap) {
         *status = -EINVAL;
-        return WEFT_READY;
+        return ready_counted(cx, before);
     }
     for (;;) {
         char *nlp = r->scanned < r->end ? memchr(r->buf + r->scanned, '\n', r->end - r->scanned)
@@ -70,11 +83,11 @@ weft_poll weft_read_line(weft_line_reader *r, weft_cx *cx, size_t max, const cha
             if (n > max) {
                 r->start = r->scanned = nl + 1;
                 *status = -EMSGSIZE;
-                return WEFT_READY;
+                return ready_counted(cx, before);
             }
             take_line(r, nl, line, len);
             *status = 0;
-            return WEFT_READY;
+            return ready_counted(cx, before);
         } else {
             r->scanned = r->end;
             /* max bytes plus a possible '\r' may still become a valid line;
@@ -91,7 +104,7 @@ weft_poll weft_read_line(weft_line_reader *r, weft_cx *cx, size_t max, const cha
                         return WEFT_PENDING;
                     if (n < 0) {
                         *status = (int)n;
-                        return WEFT_READY;
+                        return ready_counted(cx, before);
                     }
                     if (n == 0) {
                         r->eof = 1;
@@ -103,14 +116,14 @@ weft_poll weft_read_line(weft_line_reader *r, weft_cx *cx, size_t max, const cha
                         *len = max;
                         r->start = r->scanned = r->end;
                         *status = 0;
-                        return WEFT_READY;
+                        return ready_counted(cx, before);
                     }
                     /* c belongs to the overlong line: discard with the rest */
                 }
                 r->discarding = 1;
                 r->start = r->scanned = r->end = 0;
                 *status = -EMSGSIZE;
-                return WEFT_READY;
+                return ready_counted(cx, before);
             }
             if (r->eof) {
                 if (r->end > r->start) {
@@ -124,19 +137,19 @@ weft_poll weft_read_line(weft_line_reader *r, weft_cx *cx, size_t max, const cha
                     if (n > max) {
                         r->start = r->scanned = r->end;
                         *status = -EMSGSIZE;
-                        return WEFT_READY;
+                        return ready_counted(cx, before);
                     }
                     r->buf[r->end] = '\0';
                     *line = r->buf + r->start;
                     *len = n;
                     r->start = r->scanned = r->end;
                     *status = 0;
-                    return WEFT_READY;
+                    return ready_counted(cx, before);
                 }
                 *line = NULL;
                 *len = 0;
                 *status = 0;
-                return WEFT_READY;
+                return ready_counted(cx, before);
             }
         }
         if (r->eof) continue;
@@ -153,7 +166,7 @@ weft_poll weft_read_line(weft_line_reader *r, weft_cx *cx, size_t max, const cha
             return WEFT_PENDING;
         if (n < 0) {
             *status = (int)n;
-            return WEFT_READY;
+            return ready_counted(cx, before);
         }
         if (n == 0)
             r->eof = 1;

@@ -92,9 +92,9 @@ weft_poll weft_tcp_accept(weft_tcp_listener *l, weft_cx *cx, weft_tcp **out, wef
         weft__io_cancel(&l->io, WEFT__DIR_READ);
         return WEFT_READY;
     }
+    if (!weft_coop_poll(cx)) return WEFT_PENDING;
     int err = attach(&l->io, cx);
     if (err) goto fail;
-    if (!weft_coop_poll(cx)) return WEFT_PENDING;
     for (;;) {
         weft__ready rd;
         if (weft__io_poll_ready(&l->io, cx, WEFT__DIR_READ, &rd) == WEFT_PENDING)
@@ -131,6 +131,7 @@ weft_poll weft_tcp_accept(weft_tcp_listener *l, weft_cx *cx, weft_tcp **out, wef
 fail:
     *out = NULL;
     *status = err;
+    weft_coop_made_progress(cx); /* a failure counts too: a retry loop must yield */
     return WEFT_READY;
 }
 
@@ -180,9 +181,14 @@ weft_poll weft_tcp_connect(weft_connect_op *op, weft_cx *cx, const weft_addr *ad
         connect_abandon(op, NULL);
         return WEFT_READY;
     }
+    /* Budget: checked on every poll, spent once when the connect completes,
+     * either way.  The timeout's sleep is part of this operation and does
+     * not count on its own. */
+    if (!weft_coop_poll(cx)) return WEFT_PENDING;
+    weft_cx tcx = *cx;
+    tcx.budget = WEFT_COOP_UNCONSTRAINED;
     int err;
     if (op->state == CONNECT_IDLE) {
-        if (!weft_coop_poll(cx)) return WEFT_PENDING;
         if (!addr || addr->len == 0) {
             err = -EINVAL;
             goto fail;
@@ -240,7 +246,7 @@ weft_poll weft_tcp_connect(weft_connect_op *op, weft_cx *cx, const weft_addr *ad
         }
         break;
     }
-    if (timeout_ms && weft_sleep(&op->timer, cx, timeout_ms) == WEFT_READY) {
+    if (timeout_ms && weft_sleep(&op->timer, &tcx, timeout_ms) == WEFT_READY) {
         err = -ETIMEDOUT;
         goto fail;
     }
@@ -252,11 +258,13 @@ done:
     op->sock = NULL;
     op->state = CONNECT_IDLE;
     *status = 0;
+    weft_coop_made_progress(cx);
     return WEFT_READY;
 fail:
     connect_abandon(op, cx);
     *out = NULL;
     *status = err;
+    weft_coop_made_progress(cx);
     return WEFT_READY;
 }
 
@@ -280,39 +288,36 @@ static weft_poll transfer(weft_tcp *s, weft_cx *cx, weft__dir d, void *buf, size
         weft__io_cancel(&s->io, d);
         return WEFT_READY;
     }
-    int err = attach(&s->io, cx);
-    if (err) {
-        *n = err;
-        return WEFT_READY;
-    }
-    if (len == 0) {
-        *n = 0;
-        return WEFT_READY;
-    }
+    /* Every completion counts against the budget - an error or a zero-length
+     * call as much as a transfer - so a loop that keeps failing yields. */
     if (!weft_coop_poll(cx)) return WEFT_PENDING;
+    ssize_t r = attach(&s->io, cx);
+    if (r < 0 || len == 0) goto done; /* len == 0: 0 (after attach's checks) */
     for (;;) {
         weft__ready rd;
         if (weft__io_poll_ready(&s->io, cx, d, &rd) == WEFT_PENDING) return WEFT_PENDING;
         if (rd.bits & WEFT__IO_SHUTDOWN) {
-            *n = -ESHUTDOWN;
-            return WEFT_READY;
+            r = -ESHUTDOWN;
+            break;
         }
-        ssize_t r = d == WEFT__DIR_READ ? recv(s->io.fd, buf, len, 0)
-                                        : send(s->io.fd, buf, len, MSG_NOSIGNAL);
+        r = d == WEFT__DIR_READ ? recv(s->io.fd, buf, len, 0)
+                                : send(s->io.fd, buf, len, MSG_NOSIGNAL);
         if (r >= 0) {
             if ((size_t)r < len) weft__io_clear_ready(&s->io, d, rd);
-            *n = r;
-            weft_coop_made_progress(cx);
-            return WEFT_READY;
+            break;
         }
         if (errno == EAGAIN) {
             weft__io_clear_ready(&s->io, d, rd);
             continue;
         }
         if (errno == EINTR) continue;
-        *n = -errno;
-        return WEFT_READY;
+        r = -errno;
+        break;
     }
+done:
+    *n = r;
+    weft_coop_made_progress(cx);
+    return WEFT_READY;
 }
 
 weft_poll weft_tcp_read(weft_tcp *s, weft_cx *cx, void *buf, size_t len, ssize_t *n) {
@@ -331,6 +336,10 @@ weft_poll weft_tcp_write_all(weft_tcp *s, weft_cx *cx, weft_write_op *op, const 
         op->active = 0;
         return WEFT_READY;
     }
+    /* Each write counts against the budget (so a long write_all yields
+     * between writes); one that needs no write (len == 0) counts itself. */
+    if (!weft_coop_poll(cx)) return WEFT_PENDING;
+    unsigned before = cx->budget;
     if (!op->active) {
         op->active = 1;
         op->done = 0;
@@ -348,6 +357,7 @@ weft_poll weft_tcp_write_all(weft_tcp *s, weft_cx *cx, weft_write_op *op, const 
         op->done += (size_t)n;
     }
     op->active = 0;
+    if (cx->budget == before) weft_coop_made_progress(cx);
     return WEFT_READY;
 }
 
