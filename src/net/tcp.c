@@ -8,6 +8,17 @@
  * fewer bytes than asked also clears it: the kernel buffer was drained or
  * filled, and edge-triggered epoll reports the next change, so the next call
  * waits for it instead of paying for a system call that would fail.
+ *
+ * Accept backoff.  When accept(2) fails for want of descriptors or memory
+ * (EMFILE, ENFILE, ENOBUFS, ENOMEM) the connection stays queued and trying
+ * again at once would fail again, so the listener keeps an episode state:
+ * `delay` (0 outside an episode), `retry_at` on its runtime's clock, and a
+ * timer entry of its own.  The first failure of an episode is reported;
+ * after it every accept first waits on the timer until retry_at, then tries
+ * accept(2) (which may still find EAGAIN and wait for readiness as usual).
+ * A failed retry doubles the delay, up to max_ms; a connection accepted ends
+ * the episode.  At any time an accept in an episode waits on exactly one
+ * thing: the timer, or readiness.
  */
 #define _GNU_SOURCE
 #include <weft/net.h>
@@ -19,6 +30,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,6 +42,10 @@ struct weft_tcp {
 
 struct weft_tcp_listener {
     weft__io io;
+    weft_timer timer;      /* backoff; armed only while an accept waits on it */
+    weft_instant retry_at; /* in an episode: the next accept(2) not before this */
+    uint64_t delay;        /* the current backoff in ms; 0: no episode */
+    uint64_t min_ms, max_ms;
 };
 
 /* Register io with cx's runtime on first use; 0 or a negative errno. */
@@ -65,9 +81,50 @@ int weft_tcp_listen(weft_tcp_listener **out, const weft_addr *addr, int backlog)
         close(fd);
         return -ENOMEM;
     }
+    memset(l, 0, sizeof *l);
     io_init(&l->io, fd);
+    l->min_ms = WEFT_TCP_ACCEPT_BACKOFF_MIN_MS;
+    l->max_ms = WEFT_TCP_ACCEPT_BACKOFF_MAX_MS;
     *out = l;
     return 0;
+}
+
+int weft_tcp_listener_set_backoff(weft_tcp_listener *l, uint64_t min_ms, uint64_t max_ms) {
+    if (!l || min_ms == 0 || min_ms > max_ms) return -EINVAL;
+    l->min_ms = min_ms;
+    l->max_ms = max_ms;
+    /* An episode under way goes on with the new bounds from its next retry. */
+    if (l->delay && l->delay < min_ms) l->delay = min_ms;
+    if (l->delay > max_ms) l->delay = max_ms;
+    return 0;
+}
+
+/*
+ * Release the backoff timer (idempotent).  An armed entry sits in the wheel
+ * of the listener's own runtime - it was armed through cx->rt, which attach
+ * checked is that runtime - so it is taken out of that wheel, whichever
+ * runtime (if any) is being driven now.  (rt_free empties the wheel before it
+ * detaches the reactor, so an armed entry always has its runtime.)
+ */
+static void backoff_timer_release(weft_tcp_listener *l) {
+    if (l->timer.state == WEFT__TIMER_ARMED && l->io.reactor) {
+        weft_rt *rt = (weft_rt *)((char *)l->io.reactor - offsetof(weft_rt, io));
+        weft__wheel_remove(&rt->wheel, &l->timer);
+    }
+    weft_waker_drop(l->timer.waker);
+    l->timer.waker = NULL;
+    l->timer.state = WEFT__TIMER_IDLE;
+}
+
+/* accept(2) failed for want of resources: the connection is still queued. */
+static int out_of_resources(int e) {
+    return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
+
+/* Schedule the next retry of an episode, delay ms from now. */
+static void backoff_schedule(weft_tcp_listener *l, weft_rt *rt) {
+    weft_instant now = weft_now(rt);
+    l->retry_at = l->delay > UINT64_MAX - now ? UINT64_MAX : now + l->delay;
 }
 
 int weft_tcp_listen_str(weft_tcp_listener **out, const char *addr, int backlog) {
@@ -90,12 +147,21 @@ weft_poll weft_tcp_accept(weft_tcp_listener *l, weft_cx *cx, weft_tcp **out, wef
                           int *status) {
     if (cx == NULL) {
         weft__io_cancel(&l->io, WEFT__DIR_READ);
+        backoff_timer_release(l); /* the episode goes on; its timer entry goes */
         return WEFT_READY;
     }
     if (!weft_coop_poll(cx)) return WEFT_PENDING;
     int err = attach(&l->io, cx);
     if (err) goto fail;
     for (;;) {
+        if (l->delay) {
+            /* In an episode: wait out the backoff.  The timer is part of this
+             * operation, not a completion of its own: it spends no budget. */
+            weft_cx tcx = *cx;
+            tcx.budget = WEFT_COOP_UNCONSTRAINED;
+            if (weft_sleep_until(&l->timer, &tcx, l->retry_at) == WEFT_PENDING)
+                return WEFT_PENDING;
+        }
         weft__ready rd;
         if (weft__io_poll_ready(&l->io, cx, WEFT__DIR_READ, &rd) == WEFT_PENDING)
             return WEFT_PENDING;
@@ -107,6 +173,7 @@ weft_poll weft_tcp_accept(weft_tcp_listener *l, weft_cx *cx, weft_tcp **out, wef
         socklen_t len = sizeof ss;
         int fd = accept4(l->io.fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
+            l->delay = 0; /* the episode (if any) is over */
             weft_tcp *s = tcp_new(fd);
             if (!s) {
                 close(fd);
@@ -120,12 +187,28 @@ weft_poll weft_tcp_accept(weft_tcp_listener *l, weft_cx *cx, weft_tcp **out, wef
             weft_coop_made_progress(cx);
             return WEFT_READY;
         }
-        if (errno == EAGAIN) {
+        int e = errno;
+        if (e == EAGAIN) {
             weft__io_clear_ready(&l->io, WEFT__DIR_READ, rd);
             continue;
         }
-        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
-        err = -errno;
+        if (e == EINTR || e == ECONNABORTED || e == EPROTO) continue;
+        if (out_of_resources(e)) {
+            if (l->delay) {
+                /* A retry failed: back off further, report nothing. */
+                l->delay = l->delay > l->max_ms / 2 ? l->max_ms : l->delay * 2;
+                if (l->delay < l->min_ms) l->delay = l->min_ms;
+                backoff_schedule(l, cx->rt);
+                continue; /* to the timer */
+            }
+            /* A new episode: report it, once.  No connection event should
+             * wake the task while it lasts: the next accept waits on the
+             * timer, not on readiness. */
+            l->delay = l->min_ms;
+            backoff_schedule(l, cx->rt);
+            weft__io_cancel(&l->io, WEFT__DIR_READ);
+        }
+        err = -e;
         goto fail;
     }
 fail:
@@ -159,6 +242,7 @@ static void io_close(weft__io *io) {
 
 void weft_tcp_listener_close(weft_tcp_listener *l) {
     if (!l) return;
+    backoff_timer_release(l); /* before io_close: it names the runtime */
     io_close(&l->io);
     weft__free(l);
 }
