@@ -89,15 +89,18 @@ int weft_tcp_listen_str(weft_tcp_listener **out, const char *addr, int backlog);
  *     way doubles the wait, from WEFT_TCP_ACCEPT_BACKOFF_MIN_MS (5 ms) up to
  *     WEFT_TCP_ACCEPT_BACKOFF_MAX_MS (500 ms), see
  *     weft_tcp_listener_set_backoff;
+ *     a retry that finds no connection waiting waits for one, as usual;
  *   - the episode ends when a connection is accepted (that call completes
  *     with it, as usual); the next episode starts from the minimum again.
+ *     (Linux checks the descriptor limit first, so an exhausted process
+ *     gets EMFILE even with no connection queued.)
  * So the right accept loop logs a resource error and carries on, and stops
  * on the others (examples/echo.c):
  *
  *     weft_await(weft_tcp_accept(l, cx, &self->sock, NULL, &self->status));
  *     if (self->status == -EMFILE || self->status == -ENFILE ||
  *         self->status == -ENOBUFS || self->status == -ENOMEM) {
- *         log(self->status);   // once per episode
+ *         warn(self->status);  // once per episode
  *         continue;            // the next accept waits out the backoff
  *     }
  *     if (self->status < 0) break;

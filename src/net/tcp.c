@@ -194,6 +194,9 @@ weft_poll weft_tcp_accept(weft_tcp_listener *l, weft_cx *cx, weft_tcp **out, wef
         }
         if (e == EINTR || e == ECONNABORTED || e == EPROTO) continue;
         if (out_of_resources(e)) {
+            /* Back off.  Until the retry time no connection event should
+             * wake the task: it waits on the timer, not on readiness. */
+            weft__io_cancel(&l->io, WEFT__DIR_READ);
             if (l->delay) {
                 /* A retry failed: back off further, report nothing. */
                 l->delay = l->delay > l->max_ms / 2 ? l->max_ms : l->delay * 2;
@@ -201,12 +204,9 @@ weft_poll weft_tcp_accept(weft_tcp_listener *l, weft_cx *cx, weft_tcp **out, wef
                 backoff_schedule(l, cx->rt);
                 continue; /* to the timer */
             }
-            /* A new episode: report it, once.  No connection event should
-             * wake the task while it lasts: the next accept waits on the
-             * timer, not on readiness. */
+            /* A new episode: report it, once. */
             l->delay = l->min_ms;
             backoff_schedule(l, cx->rt);
-            weft__io_cancel(&l->io, WEFT__DIR_READ);
         }
         err = -e;
         goto fail;
