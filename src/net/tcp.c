@@ -89,6 +89,22 @@ int weft_tcp_listen(weft_tcp_listener **out, const weft_addr *addr, int backlog)
     return 0;
 }
 
+int weft_tcp_listen_str(weft_tcp_listener **out, const char *addr, int backlog) {
+    weft_addr a;
+    int r = weft_addr_parse(&a, addr);
+    if (r < 0) {
+        if (out) *out = NULL;
+        return r;
+    }
+    return weft_tcp_listen(out, &a, backlog);
+}
+
+static weft_tcp *tcp_new(int fd) {
+    weft_tcp *s = weft__malloc(sizeof *s);
+    if (s) io_init(&s->io, fd);
+    return s;
+}
+
 int weft_tcp_listener_set_backoff(weft_tcp_listener *l, uint64_t min_ms, uint64_t max_ms) {
     if (!l || min_ms == 0 || min_ms > max_ms) return -EINVAL;
     l->min_ms = min_ms;
@@ -116,7 +132,7 @@ static void backoff_timer_release(weft_tcp_listener *l) {
     l->timer.state = WEFT__TIMER_IDLE;
 }
 
-/* accept(2) failed for want of resources: the connection is still queued. */
+/* accept(2) failed for want of resources (a connection stays queued). */
 static int out_of_resources(int e) {
     return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
 }
@@ -125,22 +141,6 @@ static int out_of_resources(int e) {
 static void backoff_schedule(weft_tcp_listener *l, weft_rt *rt) {
     weft_instant now = weft_now(rt);
     l->retry_at = l->delay > UINT64_MAX - now ? UINT64_MAX : now + l->delay;
-}
-
-int weft_tcp_listen_str(weft_tcp_listener **out, const char *addr, int backlog) {
-    weft_addr a;
-    int r = weft_addr_parse(&a, addr);
-    if (r < 0) {
-        if (out) *out = NULL;
-        return r;
-    }
-    return weft_tcp_listen(out, &a, backlog);
-}
-
-static weft_tcp *tcp_new(int fd) {
-    weft_tcp *s = weft__malloc(sizeof *s);
-    if (s) io_init(&s->io, fd);
-    return s;
 }
 
 weft_poll weft_tcp_accept(weft_tcp_listener *l, weft_cx *cx, weft_tcp **out, weft_addr *peer,
