@@ -8,6 +8,7 @@
  */
 #include <weft.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -51,9 +52,17 @@ weft_async_fn(server_poll, server) {
     weft_async (self) {
         for (;;) {
             weft_await(weft_tcp_accept(self->l, cx, &self->sock, &self->peer, &self->status));
-            if (self->status < 0) {
+            if (self->status == -EMFILE || self->status == -ENFILE || self->status == -ENOBUFS ||
+                self->status == -ENOMEM) {
+                /* Out of descriptors or memory: reported once per episode.
+                 * Carry on - the listener backs off by itself (the next
+                 * accept waits and retries), the connections stay queued. */
+                fprintf(stderr, "echo: accept: %s, backing off\n", weft_strerror(self->status));
+                continue;
+            }
+            if (self->status < 0) { /* anything else will not get better */
                 fprintf(stderr, "echo: accept: %s\n", weft_strerror(self->status));
-                continue; /* e.g. out of descriptors: keep serving the others */
+                break;
             }
             weft_tcp_set_nodelay(self->sock, 1);
             conn *c;
@@ -108,5 +117,5 @@ int main(int argc, char **argv) {
     r = weft_block_on(rt, server_poll, &s);
     weft_tcp_listener_close(s.l);
     weft_rt_free(rt);
-    return r < 0 ? 1 : 0;
+    return r < 0 || s.status < 0 ? 1 : 0;
 }

@@ -11,6 +11,12 @@
  *     result the way every weft operation does (future.h): one int through
  *     its last parameter, res (may be NULL): a count, or a negative errno
  *     (-ECONNRESET, -EPIPE, -ETIMEDOUT, ...).  Nothing raises SIGPIPE.
+ *   - Every completion counts against the task's cooperative budget (see
+ *     weft_coop_poll in future.h) - a failure or a zero-length call as much
+ *     as a transfer - and an operation polled with the budget spent returns
+ *     PENDING (its task is woken and polled again after the others).  So a
+ *     loop that retries a failing operation, or reads lines that are
+ *     already buffered, still lets the other tasks run.
  *   - A socket belongs to the runtime that first polled it; polling it from
  *     another gives -EXDEV, and polling it with a hand-made context that has
  *     no runtime (cx->rt == NULL) gives -EINVAL.  If its runtime is freed
@@ -18,7 +24,8 @@
  *     closed.
  *
  * Cancel safety: read, write, accept are cancel-safe - a cancelled call took
- * nothing and wrote nothing (the waker registration is dropped).  write_all
+ * nothing and wrote nothing (the waker registration, and an accept's backoff
+ * timer entry, are dropped).  write_all
  * is not: a cancelled write_all may have written a prefix (op->done says how
  * much).  connect: a cancelled connect closes its half-made socket.
  * weft_read_line is cancel-safe: bytes already read stay in the reader's
@@ -61,22 +68,77 @@ int weft_tcp_listen(weft_tcp_listener **out, const weft_addr *addr, int backlog)
 /* The same, parsing "127.0.0.1:8080" or "[::1]:80" (see addr.h). */
 int weft_tcp_listen_str(weft_tcp_listener **out, const char *addr, int backlog);
 
+/* The default bounds of the accept backoff (see weft_tcp_accept). */
+#define WEFT_TCP_ACCEPT_BACKOFF_MIN_MS 5
+#define WEFT_TCP_ACCEPT_BACKOFF_MAX_MS 500
+
 /*
  * Accept a connection.  Poll expression: READY with *res 0, *out a new
  * socket (owned by the caller) and *peer (may be NULL) its address; or
- * *res a negative errno (-EMFILE, -ENFILE, -ENOBUFS, -ENOMEM: the
- * connection stays queued, retry after a pause; -ESHUTDOWN).  ECONNABORTED
- * from the kernel is skipped; a connection reset after the kernel had
- * completed it is returned like any other, and its first read reports
- * -ECONNRESET.  cx == NULL cancels.
+ * *res a negative errno and *out NULL.  cx == NULL cancels.
+ *
+ * Out of descriptors or memory.  When accept(2) fails with EMFILE, ENFILE,
+ * ENOBUFS or ENOMEM, the connection stays queued in the kernel and trying
+ * again at once would only fail again.  The listener rides such an episode
+ * out by itself:
+ *   - the call that meets the first failure completes with *res -EMFILE
+ *     (or -ENFILE, -ENOBUFS, -ENOMEM): once per episode, so the caller can
+ *     log it;
+ *   - from then on weft_tcp_accept does not report it again: each call
+ *     waits (PENDING, on a timer entry inside the listener - nothing is
+ *     allocated) and then retries accept(2); every retry that fails the same
+ *     way doubles the wait, from WEFT_TCP_ACCEPT_BACKOFF_MIN_MS (5 ms) up to
+ *     WEFT_TCP_ACCEPT_BACKOFF_MAX_MS (500 ms), see
+ *     weft_tcp_listener_set_backoff;
+ *     a retry that finds no connection waiting waits for one, as usual;
+ *   - the episode ends when a connection is accepted (that call completes
+ *     with it, as usual); the next episode starts from the minimum again.
+ *     (Linux checks the descriptor limit first, so an exhausted process
+ *     gets EMFILE even with no connection queued.)
+ * So the right accept loop logs a resource error and carries on, and stops
+ * on the others (examples/echo.c):
+ *
+ *     weft_await(weft_tcp_accept(l, cx, &self->sock, NULL, &self->rc));
+ *     if (self->rc == -EMFILE || self->rc == -ENFILE ||
+ *         self->rc == -ENOBUFS || self->rc == -ENOMEM) {
+ *         warn(self->rc);  // once per episode
+ *         continue;            // the next accept waits out the backoff
+ *     }
+ *     if (self->rc < 0) break;
+ *
+ * Other failures complete every call that meets them: -ESHUTDOWN (the
+ * runtime is gone), -EXDEV and -EINVAL (see the top of this file), -ENOMEM
+ * when the socket object for an accepted connection could not be allocated
+ * (that connection is closed; it also ends an episode), and any other errno
+ * of accept(2), such as -EINVAL for a socket that was shut down.
+ * ECONNABORTED and EPROTO from the kernel are skipped; a connection reset
+ * after the kernel had completed it is returned like any other, and its
+ * first read reports -ECONNRESET.
+ *
+ * Cancel safety: cancel-safe.  A cancelled accept took no connection.  One
+ * cancelled while it waits out a backoff releases the listener's timer entry
+ * at once; the episode goes on (the next call waits for what is left of the
+ * backoff, then retries, and does not report the error again).  The timer
+ * belongs to the runtime that polls the listener (the one it is bound to);
+ * weft_tcp_listener_close releases it too.  Like every completion, each
+ * READY counts against the coop budget; waiting out a backoff costs none.
  */
 weft_poll weft_tcp_accept(weft_tcp_listener *l, weft_cx *cx, weft_tcp **out, weft_addr *peer,
                           int *res);
 
+/*
+ * Set the bounds of the accept backoff: the first wait of an episode is
+ * min_ms, each failed retry doubles it, up to max_ms.  0, or -EINVAL unless
+ * 0 < min_ms <= max_ms (or when l is NULL).  An episode under way uses the
+ * new bounds from its next retry.  Call it from the thread driving the
+ * listener's runtime, or before it is first polled.
+ */
+int weft_tcp_listener_set_backoff(weft_tcp_listener *l, uint64_t min_ms, uint64_t max_ms);
+
 /* The bound address (with the real port after binding port 0). */
 int weft_tcp_listener_addr(const weft_tcp_listener *l, weft_addr *out);
 
-/* Close and free.  NULL is ignored. */
+/* Close and free (also releasing a backoff timer entry).  NULL is ignored. */
 void weft_tcp_listener_close(weft_tcp_listener *l);
 
 /* ---- streams --------------------------------------------------------------- */

@@ -41,13 +41,26 @@ static void take_line(weft_line_reader *r, size_t nl, const char **line, size_t 
     r->start = r->scanned = nl + 1;
 }
 
+/*
+ * The coop budget: every call that completes counts once.  The reads it
+ * makes count on their own (so skipping an endless overlong line still
+ * yields); a call that completes from the buffer alone, or with an error
+ * before any read, counts here.  `before` is the budget at the start.
+ */
+static weft_poll ready_counted(weft_cx *cx, unsigned before) {
+    if (cx->budget == before) weft_coop_made_progress(cx);
+    return WEFT_READY;
+}
+
 /* The reader: *status 0 with a line of *len bytes (or *line NULL at the end
  * of the stream), or a negative errno.  weft_read_line folds the two. */
 static weft_poll read_line(weft_line_reader *r, weft_cx *cx, size_t max, const char **line,
                            size_t *len, int *status) {
+    if (!weft_coop_poll(cx)) return WEFT_PENDING;
+    unsigned before = cx->budget;
     if (max >= r->cap) {
         *status = -EINVAL;
-        return WEFT_READY;
+        return ready_counted(cx, before);
     }
     for (;;) {
         char *nlp = r->scanned < r->end ? memchr(r->buf + r->scanned, '\n', r->end - r->scanned)
@@ -69,11 +82,11 @@ static weft_poll read_line(weft_line_reader *r, weft_cx *cx, size_t max, const c
             if (n > max) {
                 r->start = r->scanned = nl + 1;
                 *status = -EMSGSIZE;
-                return WEFT_READY;
+                return ready_counted(cx, before);
             }
             take_line(r, nl, line, len);
             *status = 0;
-            return WEFT_READY;
+            return ready_counted(cx, before);
         } else {
             r->scanned = r->end;
             /* max bytes plus a possible '\r' may still become a valid line;
@@ -90,7 +103,7 @@ static weft_poll read_line(weft_line_reader *r, weft_cx *cx, size_t max, const c
                         return WEFT_PENDING;
                     if (n < 0) {
                         *status = n;
-                        return WEFT_READY;
+                        return ready_counted(cx, before);
                     }
                     if (n == 0) {
                         r->eof = 1;
@@ -102,14 +115,14 @@ static weft_poll read_line(weft_line_reader *r, weft_cx *cx, size_t max, const c
                         *len = max;
                         r->start = r->scanned = r->end;
                         *status = 0;
-                        return WEFT_READY;
+                        return ready_counted(cx, before);
                     }
                     /* c belongs to the overlong line: discard with the rest */
                 }
                 r->discarding = 1;
                 r->start = r->scanned = r->end = 0;
                 *status = -EMSGSIZE;
-                return WEFT_READY;
+                return ready_counted(cx, before);
             }
             if (r->eof) {
                 if (r->end > r->start) {
@@ -123,19 +136,19 @@ static weft_poll read_line(weft_line_reader *r, weft_cx *cx, size_t max, const c
                     if (n > max) {
                         r->start = r->scanned = r->end;
                         *status = -EMSGSIZE;
-                        return WEFT_READY;
+                        return ready_counted(cx, before);
                     }
                     r->buf[r->end] = '\0';
                     *line = r->buf + r->start;
                     *len = n;
                     r->start = r->scanned = r->end;
                     *status = 0;
-                    return WEFT_READY;
+                    return ready_counted(cx, before);
                 }
                 *line = NULL;
                 *len = 0;
                 *status = 0;
-                return WEFT_READY;
+                return ready_counted(cx, before);
             }
         }
         if (r->eof) continue;
@@ -152,7 +165,7 @@ static weft_poll read_line(weft_line_reader *r, weft_cx *cx, size_t max, const c
             return WEFT_PENDING;
         if (n < 0) {
             *status = n;
-            return WEFT_READY;
+            return ready_counted(cx, before);
         }
         if (n == 0)
             r->eof = 1;

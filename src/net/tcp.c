@@ -8,6 +8,17 @@
  * fewer bytes than asked also clears it: the kernel buffer was drained or
  * filled, and edge-triggered epoll reports the next change, so the next call
  * waits for it instead of paying for a system call that would fail.
+ *
+ * Accept backoff.  When accept(2) fails for want of descriptors or memory
+ * (EMFILE, ENFILE, ENOBUFS, ENOMEM) the connection stays queued and trying
+ * again at once would fail again, so the listener keeps an episode state:
+ * `delay` (0 outside an episode), `retry_at` on its runtime's clock, and a
+ * timer entry of its own.  The first failure of an episode is reported;
+ * after it every accept first waits on the timer until retry_at, then tries
+ * accept(2) (which may still find EAGAIN and wait for readiness as usual).
+ * A failed retry doubles the delay, up to max_ms; a connection accepted ends
+ * the episode.  At any time an accept in an episode waits on exactly one
+ * thing: the timer, or readiness.
  */
 #define _GNU_SOURCE
 #include <weft/net.h>
@@ -20,10 +31,16 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* Write an operation's result; res may be NULL (future.h, rule 1). */
+static void set_res(int *res, int v) {
+    if (res) *res = v;
+}
 
 struct weft_tcp {
     weft__io io; /* io.fd is the descriptor */
@@ -31,6 +48,10 @@ struct weft_tcp {
 
 struct weft_tcp_listener {
     weft__io io;
+    weft_timer timer;      /* backoff; armed only while an accept waits on it */
+    weft_instant retry_at; /* in an episode: the next accept(2) not before this */
+    uint64_t delay;        /* the current backoff in ms; 0: no episode */
+    uint64_t min_ms, max_ms;
 };
 
 /* Register io with cx's runtime on first use; 0 or a negative errno. */
@@ -66,7 +87,10 @@ int weft_tcp_listen(weft_tcp_listener **out, const weft_addr *addr, int backlog)
         close(fd);
         return -ENOMEM;
     }
+    memset(l, 0, sizeof *l);
     io_init(&l->io, fd);
+    l->min_ms = WEFT_TCP_ACCEPT_BACKOFF_MIN_MS;
+    l->max_ms = WEFT_TCP_ACCEPT_BACKOFF_MAX_MS;
     *out = l;
     return 0;
 }
@@ -87,16 +111,63 @@ static weft_tcp *tcp_new(int fd) {
     return s;
 }
 
+int weft_tcp_listener_set_backoff(weft_tcp_listener *l, uint64_t min_ms, uint64_t max_ms) {
+    if (!l || min_ms == 0 || min_ms > max_ms) return -EINVAL;
+    l->min_ms = min_ms;
+    l->max_ms = max_ms;
+    /* An episode under way goes on with the new bounds from its next retry. */
+    if (l->delay && l->delay < min_ms) l->delay = min_ms;
+    if (l->delay > max_ms) l->delay = max_ms;
+    return 0;
+}
+
+/*
+ * Release the backoff timer (idempotent).  An armed entry sits in the wheel
+ * of the listener's own runtime - it was armed through cx->rt, which attach
+ * checked is that runtime - so it is taken out of that wheel, whichever
+ * runtime (if any) is being driven now.  (rt_free empties the wheel before it
+ * detaches the reactor, so an armed entry always has its runtime.)
+ */
+static void backoff_timer_release(weft_tcp_listener *l) {
+    if (l->timer.state == WEFT__TIMER_ARMED && l->io.reactor) {
+        weft_rt *rt = (weft_rt *)((char *)l->io.reactor - offsetof(weft_rt, io));
+        weft__wheel_remove(&rt->wheel, &l->timer);
+    }
+    weft_waker_drop(l->timer.waker);
+    l->timer.waker = NULL;
+    l->timer.state = WEFT__TIMER_IDLE;
+}
+
+/* accept(2) failed for want of resources (a connection stays queued). */
+static int out_of_resources(int e) {
+    return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
+
+/* Schedule the next retry of an episode, delay ms from now. */
+static void backoff_schedule(weft_tcp_listener *l, weft_rt *rt) {
+    weft_instant now = weft_now(rt);
+    l->retry_at = l->delay > UINT64_MAX - now ? UINT64_MAX : now + l->delay;
+}
+
 weft_poll weft_tcp_accept(weft_tcp_listener *l, weft_cx *cx, weft_tcp **out, weft_addr *peer,
-                          int *status) {
+                          int *res) {
     if (cx == NULL) {
         weft__io_cancel(&l->io, WEFT__DIR_READ);
+        backoff_timer_release(l); /* the episode goes on; its timer entry goes */
         return WEFT_READY;
     }
+    if (!weft_coop_poll(cx)) return WEFT_PENDING;
     int err = attach(&l->io, cx);
     if (err) goto fail;
-    if (!weft_coop_poll(cx)) return WEFT_PENDING;
     for (;;) {
+        if (l->delay) {
+            /* In an episode: wait out the backoff.  The timer is part of this
+             * operation, not a completion of its own: it spends no budget. */
+            weft_cx tcx = *cx;
+            tcx.budget = WEFT_COOP_UNCONSTRAINED;
+            if (weft_sleep_until(&l->timer, &tcx, l->retry_at) == WEFT_PENDING)
+                return WEFT_PENDING;
+        }
         weft__ready rd;
         if (weft__io_poll_ready(&l->io, cx, WEFT__DIR_READ, &rd) == WEFT_PENDING)
             return WEFT_PENDING;
@@ -108,6 +179,7 @@ weft_poll weft_tcp_accept(weft_tcp_listener *l, weft_cx *cx, weft_tcp **out, wef
         socklen_t len = sizeof ss;
         int fd = accept4(l->io.fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
+            l->delay = 0; /* the episode (if any) is over */
             weft_tcp *s = tcp_new(fd);
             if (!s) {
                 close(fd);
@@ -117,21 +189,38 @@ weft_poll weft_tcp_accept(weft_tcp_listener *l, weft_cx *cx, weft_tcp **out, wef
             if (peer && weft_addr_from_sockaddr(peer, (struct sockaddr *)&ss, len) < 0)
                 memset(peer, 0, sizeof *peer);
             *out = s;
-            *status = 0;
+            set_res(res, 0);
             weft_coop_made_progress(cx);
             return WEFT_READY;
         }
-        if (errno == EAGAIN) {
+        int e = errno;
+        if (e == EAGAIN) {
             weft__io_clear_ready(&l->io, WEFT__DIR_READ, rd);
             continue;
         }
-        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
-        err = -errno;
+        if (e == EINTR || e == ECONNABORTED || e == EPROTO) continue;
+        if (out_of_resources(e)) {
+            /* Back off.  Until the retry time no connection event should
+             * wake the task: it waits on the timer, not on readiness. */
+            weft__io_cancel(&l->io, WEFT__DIR_READ);
+            if (l->delay) {
+                /* A retry failed: back off further, report nothing. */
+                l->delay = l->delay > l->max_ms / 2 ? l->max_ms : l->delay * 2;
+                if (l->delay < l->min_ms) l->delay = l->min_ms;
+                backoff_schedule(l, cx->rt);
+                continue; /* to the timer */
+            }
+            /* A new episode: report it, once. */
+            l->delay = l->min_ms;
+            backoff_schedule(l, cx->rt);
+        }
+        err = -e;
         goto fail;
     }
 fail:
     *out = NULL;
-    *status = err;
+    set_res(res, err);
+    weft_coop_made_progress(cx); /* a failure counts too: a retry loop must yield */
     return WEFT_READY;
 }
 
@@ -159,6 +248,7 @@ static void io_close(weft__io *io) {
 
 void weft_tcp_listener_close(weft_tcp_listener *l) {
     if (!l) return;
+    backoff_timer_release(l); /* before io_close: it names the runtime */
     io_close(&l->io);
     weft__free(l);
 }
@@ -176,14 +266,19 @@ static void connect_abandon(weft_connect_op *op, weft_cx *cx) {
 }
 
 weft_poll weft_tcp_connect(weft_connect_op *op, weft_cx *cx, const weft_addr *addr,
-                           uint64_t timeout_ms, weft_tcp **out, int *status) {
+                           uint64_t timeout_ms, weft_tcp **out, int *res) {
     if (cx == NULL) {
         connect_abandon(op, NULL);
         return WEFT_READY;
     }
+    /* Budget: checked on every poll, spent once when the connect completes,
+     * either way.  The timeout's sleep is part of this operation and does
+     * not count on its own. */
+    if (!weft_coop_poll(cx)) return WEFT_PENDING;
+    weft_cx tcx = *cx;
+    tcx.budget = WEFT_COOP_UNCONSTRAINED;
     int err;
     if (op->state == CONNECT_IDLE) {
-        if (!weft_coop_poll(cx)) return WEFT_PENDING;
         if (!addr || addr->len == 0) {
             err = -EINVAL;
             goto fail;
@@ -241,7 +336,7 @@ weft_poll weft_tcp_connect(weft_connect_op *op, weft_cx *cx, const weft_addr *ad
         }
         break;
     }
-    if (timeout_ms && weft_sleep(&op->timer, cx, timeout_ms) == WEFT_READY) {
+    if (timeout_ms && weft_sleep(&op->timer, &tcx, timeout_ms) == WEFT_READY) {
         err = -ETIMEDOUT;
         goto fail;
     }
@@ -252,12 +347,14 @@ done:
     *out = op->sock;
     op->sock = NULL;
     op->state = CONNECT_IDLE;
-    *status = 0;
+    set_res(res, 0);
+    weft_coop_made_progress(cx);
     return WEFT_READY;
 fail:
     connect_abandon(op, cx);
     *out = NULL;
-    *status = err;
+    set_res(res, err);
+    weft_coop_made_progress(cx);
     return WEFT_READY;
 }
 
@@ -275,10 +372,6 @@ int weft_tcp_from_fd(weft_tcp **out, int fd) {
 
 /* ---- reading and writing --------------------------------------------------- */
 
-static void set_res(int *res, int v) {
-    if (res) *res = v;
-}
-
 /* One read (d == READ) or write of up to len bytes, by the readiness
  * protocol: the shared body of weft_tcp_read and weft_tcp_write.  len is
  * capped at INT_MAX so the count fits the int result (Linux transfers at
@@ -289,40 +382,37 @@ static weft_poll transfer(weft_tcp *s, weft_cx *cx, weft__dir d, void *buf, size
         weft__io_cancel(&s->io, d);
         return WEFT_READY;
     }
-    int err = attach(&s->io, cx);
-    if (err) {
-        set_res(res, err);
-        return WEFT_READY;
-    }
-    if (len == 0) {
-        set_res(res, 0);
-        return WEFT_READY;
-    }
-    if (len > INT_MAX) len = INT_MAX;
+    /* Every completion counts against the budget - an error or a zero-length
+     * call as much as a transfer - so a loop that keeps failing yields. */
     if (!weft_coop_poll(cx)) return WEFT_PENDING;
+    if (len > INT_MAX) len = INT_MAX;
+    ssize_t r = attach(&s->io, cx);
+    if (r < 0 || len == 0) goto done; /* len == 0: 0 (after attach's checks) */
     for (;;) {
         weft__ready rd;
         if (weft__io_poll_ready(&s->io, cx, d, &rd) == WEFT_PENDING) return WEFT_PENDING;
         if (rd.bits & WEFT__IO_SHUTDOWN) {
-            set_res(res, -ESHUTDOWN);
-            return WEFT_READY;
+            r = -ESHUTDOWN;
+            break;
         }
-        ssize_t r = d == WEFT__DIR_READ ? recv(s->io.fd, buf, len, 0)
-                                        : send(s->io.fd, buf, len, MSG_NOSIGNAL);
+        r = d == WEFT__DIR_READ ? recv(s->io.fd, buf, len, 0)
+                                : send(s->io.fd, buf, len, MSG_NOSIGNAL);
         if (r >= 0) {
             if ((size_t)r < len) weft__io_clear_ready(&s->io, d, rd);
-            set_res(res, (int)r);
-            weft_coop_made_progress(cx);
-            return WEFT_READY;
+            break;
         }
         if (errno == EAGAIN) {
             weft__io_clear_ready(&s->io, d, rd);
             continue;
         }
         if (errno == EINTR) continue;
-        set_res(res, -errno);
-        return WEFT_READY;
+        r = -errno;
+        break;
     }
+done:
+    set_res(res, (int)r);
+    weft_coop_made_progress(cx);
+    return WEFT_READY;
 }
 
 weft_poll weft_tcp_read(weft_tcp *s, weft_cx *cx, void *buf, size_t len, int *res) {
@@ -341,6 +431,10 @@ weft_poll weft_tcp_write_all(weft_tcp *s, weft_cx *cx, weft_write_op *op, const 
         op->active = 0;
         return WEFT_READY;
     }
+    /* Each write counts against the budget (so a long write_all yields
+     * between writes); one that needs no write (len == 0) counts itself. */
+    if (!weft_coop_poll(cx)) return WEFT_PENDING;
+    unsigned before = cx->budget;
     if (!op->active) {
         op->active = 1;
         op->done = 0;
@@ -359,6 +453,7 @@ weft_poll weft_tcp_write_all(weft_tcp *s, weft_cx *cx, weft_write_op *op, const 
     }
     op->active = 0;
     set_res(res, err);
+    if (cx->budget == before) weft_coop_made_progress(cx);
     return WEFT_READY;
 }
 

@@ -225,8 +225,10 @@ weft_poll weft_join(weft_task *t, weft_cx *cx, int *status) {
         }
         return WEFT_READY;
     }
-    if (cur & TASK_COMPLETE) goto done;
+    /* Checked before anything can complete: done spends the budget (at 0 it
+     * would wrap to "unconstrained"). */
     if (!weft_coop_poll(cx)) return WEFT_PENDING;
+    if (cur & TASK_COMPLETE) goto done;
     if (cur & TASK_JOIN_WAKER) {
         if (t->join_waker == cx->waker) return WEFT_PENDING;
         /* A different waker: take the field back to replace it. */

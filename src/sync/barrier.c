@@ -88,6 +88,8 @@ weft_poll weft_barrier_wait(weft_barrier *b, weft_cx *cx, weft_barrier_wait_op *
         cancel(b, op);
         return WEFT_READY;
     }
+    /* Checked before anything can complete: finish() spends the budget. */
+    if (!weft_coop_poll(cx)) return WEFT_PENDING;
     uint32_t st = atomic_load_explicit(&op->state, memory_order_acquire);
     if (st == OP_RELEASED) return finish(cx, op, is_leader, 0);
     if (st == OP_WAITING) {
@@ -113,7 +115,6 @@ weft_poll weft_barrier_wait(weft_barrier *b, weft_cx *cx, weft_barrier_wait_op *
         weft_waker_drop(old);
         return done ? finish(cx, op, is_leader, 0) : WEFT_PENDING;
     }
-    if (!weft_coop_poll(cx)) return WEFT_PENDING;
     weft__lock_acquire(&b->lock);
     if (++b->arrived < b->n) {
         op->generation = b->generation;

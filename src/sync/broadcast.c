@@ -264,11 +264,12 @@ weft_poll weft_broadcast_recv(weft_broadcast_rx *rx, weft_cx *cx, void *out, uin
         weft_waker_drop(drop);
         return WEFT_READY;
     }
+    if (!weft_coop_poll(cx)) return WEFT_PENDING;
     if (!out && c->elem_size) {
         if (status) *status = -EINVAL;
+        weft_coop_made_progress(cx); /* an error counts too */
         return WEFT_READY;
     }
-    if (!weft_coop_poll(cx)) return WEFT_PENDING;
     weft__lock_acquire(&c->lock);
     int r = take_locked(c, rx, out, missed);
     if (r == -EAGAIN) {

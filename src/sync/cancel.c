@@ -233,6 +233,8 @@ weft_poll weft_cancel_token_cancelled(weft_cancel_token *t, weft_cx *cx, weft_ca
         leave(t, op);
         return WEFT_READY;
     }
+    /* Checked before anything can complete: finish() spends the budget. */
+    if (!weft_coop_poll(cx)) return WEFT_PENDING;
     uint32_t st = atomic_load_explicit(&op->state, memory_order_acquire);
     if (st == OP_WOKEN) return finish(cx, op);
     node *root = t->root;
@@ -259,7 +261,6 @@ weft_poll weft_cancel_token_cancelled(weft_cancel_token *t, weft_cx *cx, weft_ca
         weft_waker_drop(old);
         return done ? finish(cx, op) : WEFT_PENDING;
     }
-    if (!weft_coop_poll(cx)) return WEFT_PENDING;
     if (flag(t, memory_order_acquire)) return finish(cx, op);
     weft__lock_acquire(&root->lock);
     if (flag(t, memory_order_relaxed)) {

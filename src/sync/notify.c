@@ -79,8 +79,9 @@ void weft_notified_enable(weft_notified_op *op, weft_notify *n) {
     atomic_store_explicit(&op->state, OP_ENABLED, memory_order_relaxed);
 }
 
-static weft_poll finish(weft_notified_op *op) {
+static weft_poll finish(weft_cx *cx, weft_notified_op *op) {
     atomic_store_explicit(&op->state, OP_IDLE, memory_order_relaxed);
+    weft_coop_made_progress(cx);
     return WEFT_READY;
 }
 
@@ -109,8 +110,12 @@ weft_poll weft_notified(weft_notify *n, weft_cx *cx, weft_notified_op *op) {
         cancel(n, op);
         return WEFT_READY;
     }
+    /* Every completion counts against the budget, a notification that
+     * arrived while waiting too.  A spent budget leaves the op as it is (a
+     * notify_one it was picked for stays its own). */
+    if (!weft_coop_poll(cx)) return WEFT_PENDING;
     uint32_t st = atomic_load_explicit(&op->state, memory_order_acquire);
-    if (st == OP_NOTIFIED_ONE || st == OP_NOTIFIED_ALL) return finish(op);
+    if (st == OP_NOTIFIED_ONE || st == OP_NOTIFIED_ALL) return finish(cx, op);
     if (st == OP_WAITING) {
         /* Spurious poll: refresh the waker unless a notification raced in. */
         weft_waker *old = NULL;
@@ -122,17 +127,15 @@ weft_poll weft_notified(weft_notify *n, weft_cx *cx, weft_notified_op *op) {
         }
         weft__lock_release(&n->lock);
         weft_waker_drop(old);
-        return st == OP_WAITING ? WEFT_PENDING : finish(op);
+        return st == OP_WAITING ? WEFT_PENDING : finish(cx, op);
     }
-    if (!weft_coop_poll(cx)) return WEFT_PENDING;
     weft__lock_acquire(&n->lock);
     if (st == OP_IDLE) op->gen = n->gen;
     if (op->gen != n->gen || n->permit) {
         /* A notify_waiters since enable, or a stored permit. */
         if (op->gen == n->gen) n->permit = 0;
         weft__lock_release(&n->lock);
-        weft_coop_made_progress(cx);
-        return finish(op);
+        return finish(cx, op);
     }
     op->waker = weft_waker_clone(cx->waker);
     atomic_store_explicit(&op->state, OP_WAITING, memory_order_relaxed);

@@ -24,10 +24,14 @@ static int is_set(weft_once_cell *c) { return atomic_load_explicit(&c->set, memo
 weft_poll weft_once_cell_get_or_begin(weft_once_cell *c, weft_cx *cx, weft_once_op *op,
                                       int *status) {
     if (cx && is_set(c) && weft_semaphore_held(&op->op) == 0) {
-        /* Fast path; a wait in flight (woken by the close) is finished below. */
+        /* Fast path; a wait in flight (woken by the close) is finished below.
+         * It counts against the budget like any completion, so a loop on a
+         * set cell yields. */
+        if (!weft_coop_poll(cx)) return WEFT_PENDING;
         weft_poll p = weft_semaphore_acquire_many(&c->sem, NULL, &op->op, 1, NULL);
         (void)p;
         if (status) *status = WEFT_ONCE_SET;
+        weft_coop_made_progress(cx);
         return WEFT_READY;
     }
     int r = 0;

@@ -96,6 +96,7 @@ weft_poll weft_oneshot_closed(weft_oneshot_tx *tx, weft_cx *cx) {
     oneshot *c = (oneshot *)tx;
     weft_waker *old = NULL;
     weft_poll r = WEFT_PENDING;
+    if (cx && !weft_coop_poll(cx)) return WEFT_PENDING;
     weft__lock_acquire(&c->lock);
     if (cx == NULL) {
         old = c->tx_waker;
@@ -111,6 +112,7 @@ weft_poll weft_oneshot_closed(weft_oneshot_tx *tx, weft_cx *cx) {
     }
     weft__lock_release(&c->lock);
     weft_waker_drop(old);
+    if (cx && r == WEFT_READY) weft_coop_made_progress(cx);
     return r;
 }
 

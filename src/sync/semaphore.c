@@ -149,6 +149,11 @@ weft_poll weft_semaphore_acquire_many(weft_semaphore *s, weft_cx *cx, weft_acqui
         return WEFT_READY;
     }
     uint32_t st = state(op, memory_order_acquire);
+    if (st == OP_HELD)
+        misuse("weft_semaphore_acquire: the op still holds permits (release them first)");
+    /* Every completion counts against the budget: a granted permit, a closed
+     * semaphore, a bad argument as much as permits taken at once. */
+    if (!weft_coop_poll(cx)) return WEFT_PENDING;
     int r;
     switch (st) {
     case OP_GRANTED:
@@ -159,9 +164,6 @@ weft_poll weft_semaphore_acquire_many(weft_semaphore *s, weft_cx *cx, weft_acqui
         set_state(op, OP_IDLE, memory_order_relaxed);
         r = -EPIPE;
         goto ready;
-    case OP_HELD:
-        misuse("weft_semaphore_acquire: the op still holds permits (release them first)");
-        break;
     case OP_WAITING: {
         /* Spurious poll: refresh the waker unless it was served meanwhile. */
         weft_waker *old = NULL;
@@ -183,7 +185,6 @@ weft_poll weft_semaphore_acquire_many(weft_semaphore *s, weft_cx *cx, weft_acqui
         r = -EINVAL;
         goto ready;
     }
-    if (!weft_coop_poll(cx)) return WEFT_PENDING;
     op->sem = s;
     op->want = n;
     weft__lock_acquire(&s->lock);
@@ -204,8 +205,8 @@ weft_poll weft_semaphore_acquire_many(weft_semaphore *s, weft_cx *cx, weft_acqui
         return WEFT_PENDING;
     }
     weft__lock_release(&s->lock);
-    weft_coop_made_progress(cx);
 ready:
+    weft_coop_made_progress(cx);
     if (status) *status = r;
     return WEFT_READY;
 }

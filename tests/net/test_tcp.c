@@ -1678,7 +1678,8 @@ static void read_and_write_of_zero_bytes(void) {
 }
 
 /* Out of descriptors: accept reports -EMFILE, the connection stays queued,
- * and a later accept (with a descriptor free) gets it. */
+ * and a later accept (with a descriptor free) gets it, after waiting out the
+ * listener's backoff (on the paused clock; see test_accept_backoff.c). */
 typedef struct accept_once {
     weft_frame fr;
     weft_tcp_listener *l;
