@@ -157,18 +157,18 @@ typedef struct conn {
     int *echoed;
     int counted;
     char buf[64];
-    ssize_t n;
+    int n;
     weft_write_op wr;
+    int wr_res; /* its result */
 } conn;
 
-static weft_poll conn_poll(void *arg, weft_cx *cx) {
-    conn *self = arg;
+weft_async_fn(conn_poll, conn) {
     weft_async (self) {
         for (;;) {
             weft_await(weft_tcp_read(self->sock, cx, self->buf, sizeof self->buf, &self->n));
             if (self->n <= 0) break;
-            weft_await(weft_tcp_write_all(self->sock, cx, &self->wr, self->buf, (size_t)self->n));
-            if (self->wr.err) break;
+            weft_await(weft_tcp_write_all(self->sock, cx, &self->wr, self->buf, (size_t)self->n, &self->wr_res));
+            if (self->wr_res) break;
             if (!self->counted) {
                 self->counted = 1;
                 (*self->echoed)++;
@@ -200,8 +200,7 @@ typedef struct server {
     weft_instant reported_at;
 } server;
 
-static weft_poll server_poll(void *arg, weft_cx *cx) {
-    server *self = arg;
+weft_async_fn(server_poll, server) {
     if (cx) {
         if (self->polls < MAX_AT) self->at[self->polls] = weft_now(cx->rt);
         self->polls++;
@@ -211,7 +210,8 @@ static weft_poll server_poll(void *arg, weft_cx *cx) {
             weft_await(weft_tcp_accept(self->l, cx, &self->sock, NULL, &self->status));
             if (self->status == 0) {
                 self->accepted++;
-                conn *c = weft_task_new(cx->rt, conn, conn_poll);
+                conn *c;
+                weft_task_new(&c, cx->rt, conn_poll);
                 if (!c) {
                     weft_tcp_close(self->sock);
                     self->failed = -ENOMEM;
@@ -265,12 +265,12 @@ typedef struct exhaust {
     for (self->i = 0; !(cond) && self->i < (rounds); self->i++)                \
     weft_await(weft_sleep(&self->sl, cx, 100))
 
-static weft_poll exhaust_poll(void *arg, weft_cx *cx) {
-    exhaust *self = arg;
+weft_async_fn(exhaust_poll, exhaust) {
     weft_rt_stats st;
     weft_async (self) {
         {
-            server *s = weft_task_new(cx->rt, server, server_poll);
+            server *s;
+            weft_task_new(&s, cx->rt, server_poll);
             if (!s) weft_return;
             s->l = self->l;
             self->h = weft_task_spawn(s);
@@ -402,11 +402,11 @@ typedef struct schedule {
     int status;
 } schedule;
 
-static weft_poll schedule_poll(void *arg, weft_cx *cx) {
-    schedule *self = arg;
+weft_async_fn(schedule_poll, schedule) {
     weft_async (self) {
         {
-            server *s = weft_task_new(cx->rt, server, server_poll);
+            server *s;
+            weft_task_new(&s, cx->rt, server_poll);
             if (!s) weft_return;
             s->l = self->l;
             self->h = weft_task_spawn(s);
@@ -498,11 +498,11 @@ typedef struct episodes {
     int i, status, lowered;
 } episodes;
 
-static weft_poll episodes_poll(void *arg, weft_cx *cx) {
-    episodes *self = arg;
+weft_async_fn(episodes_poll, episodes) {
     weft_async (self) {
         {
-            server *s = weft_task_new(cx->rt, server, server_poll);
+            server *s;
+            weft_task_new(&s, cx->rt, server_poll);
             if (!s) weft_return;
             s->l = self->l;
             self->h = weft_task_spawn(s);
@@ -581,8 +581,7 @@ typedef struct acceptor {
     weft_instant accepted_at;
 } acceptor;
 
-static weft_poll acceptor_poll(void *arg, weft_cx *cx) {
-    acceptor *self = arg;
+weft_async_fn(acceptor_poll, acceptor) {
     weft_async (self) {
         for (;;) {
             weft_await(weft_tcp_accept(self->l, cx, &self->sock, NULL, &self->status));
@@ -608,11 +607,11 @@ typedef struct cancel_test {
     acceptor first, second;
 } cancel_test;
 
-static weft_poll cancel_test_poll(void *arg, weft_cx *cx) {
-    cancel_test *self = arg;
+weft_async_fn(cancel_test_poll, cancel_test) {
     weft_async (self) {
         {
-            acceptor *a = weft_task_new(cx->rt, acceptor, acceptor_poll);
+            acceptor *a;
+            weft_task_new(&a, cx->rt, acceptor_poll);
             if (!a) weft_return;
             a->l = self->l;
             self->h = weft_task_spawn(a);
@@ -635,7 +634,8 @@ static weft_poll cancel_test_poll(void *arg, weft_cx *cx) {
         unlimit_fds();
         self->second_fd = client(&self->addr, "x");
         {
-            acceptor *a = weft_task_new(cx->rt, acceptor, acceptor_poll);
+            acceptor *a;
+            weft_task_new(&a, cx->rt, acceptor_poll);
             if (!a) weft_return;
             a->l = self->l;
             self->h = weft_task_spawn(a);
@@ -693,16 +693,16 @@ typedef struct close_test {
     weft_tcp *sock;
     int first, second;
     weft_timeout_op to;
+    int to_err; /* the timeout's result */
     weft_rt_stats waiting, after_timeout, after_close;
     weft_instant timed_out_at;
 } close_test;
 
-static weft_poll close_test_poll(void *arg, weft_cx *cx) {
-    close_test *self = arg;
+weft_async_fn(close_test_poll, close_test) {
     weft_async (self) {
         weft_await(weft_tcp_accept(self->l, cx, &self->sock, NULL, &self->first));
         self->second = 1;
-        weft_await(weft_timeout(&self->to, 100,
+        weft_await(weft_timeout(&self->to, 100, &self->to_err,
                                 weft_tcp_accept(self->l, cx, &self->sock, NULL, &self->second)));
         self->timed_out_at = weft_now(cx->rt);
         weft_rt_stats_get(cx->rt, &self->after_timeout);
@@ -728,7 +728,7 @@ static void close_listener_in_backoff_is_clean(void) {
     unlimit_fds();
     CHECK_EQ(r, 0);
     CHECK_EQ(t.first, -EMFILE);
-    CHECK_EQ(t.to.err, -ETIMEDOUT);
+    CHECK_EQ(t.to_err, -ETIMEDOUT);
     CHECK_EQ(t.second, 1); /* not completed */
     CHECK_EQ(t.timed_out_at, 100);
     CHECK_EQ(t.after_timeout.timers, 0); /* the timeout's and the backoff's */
@@ -749,11 +749,11 @@ typedef struct park_acceptor {
     int i;
 } park_acceptor;
 
-static weft_poll park_acceptor_poll(void *arg, weft_cx *cx) {
-    park_acceptor *self = arg;
+weft_async_fn(park_acceptor_poll, park_acceptor) {
     weft_async (self) {
         {
-            acceptor *a = weft_task_new(cx->rt, acceptor, acceptor_poll);
+            acceptor *a;
+            weft_task_new(&a, cx->rt, acceptor_poll);
             if (!a) weft_return;
             a->l = self->l;
             self->h = weft_task_spawn(a);

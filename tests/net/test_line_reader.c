@@ -129,6 +129,7 @@ typedef struct feeder {
     size_t len, pos, cur, frag, rmax;
     uint64_t seed;
     weft_write_op wr;
+    int wr_res; /* its result */
     weft_sleep_op sl;
     int err;
 } feeder;
@@ -664,6 +665,7 @@ typedef struct rl_cancel {
     rl_victim seen;
     weft_rt_stats parked_st, after_st;
     weft_write_op wr;
+    int wr_res; /* its result */
     text *log;
     collector c;
 } rl_cancel;

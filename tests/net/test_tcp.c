@@ -137,8 +137,9 @@ typedef struct echo_conn {
     weft_frame fr;
     weft_tcp *sock;
     char buf[8192];
-    ssize_t n;
+    int n;
     weft_write_op wr;
+    int wr_res; /* its result */
     uint64_t echoed;
     int err;
 } echo_conn;
@@ -151,9 +152,9 @@ weft_async_fn(echo_conn_poll, echo_conn) {
                 if (self->n < 0) self->err = (int)self->n;
                 break;
             }
-            weft_await(weft_tcp_write_all(self->sock, cx, &self->wr, self->buf, (size_t)self->n));
-            if (self->wr.err) {
-                self->err = self->wr.err;
+            weft_await(weft_tcp_write_all(self->sock, cx, &self->wr, self->buf, (size_t)self->n, &self->wr_res));
+            if (self->wr_res) {
+                self->err = self->wr_res;
                 break;
             }
             self->echoed += (uint64_t)self->n;
@@ -224,12 +225,13 @@ typedef struct writer {
     size_t len;
     int shut;
     weft_write_op op;
+    int op_res; /* its result */
 } writer;
 
 weft_async_fn(writer_poll, writer) {
     weft_async (self) {
-        weft_await(weft_tcp_write_all(self->s, cx, &self->op, self->data, self->len));
-        if (!self->op.err && self->shut) weft_tcp_shutdown(self->s, SHUT_WR);
+        weft_await(weft_tcp_write_all(self->s, cx, &self->op, self->data, self->len, &self->op_res));
+        if (!self->op_res && self->shut) weft_tcp_shutdown(self->s, SHUT_WR);
     }
     return WEFT_READY;
 }
@@ -242,7 +244,7 @@ typedef struct drain {
     size_t cap, got;
     char scratch[16384];
     char last[8]; /* the last 8 bytes seen */
-    ssize_t n;
+    int n;
     int err;
 } drain;
 
@@ -317,7 +319,7 @@ typedef struct read_victim {
     victim_state vs;
     weft_tcp *s;
     char buf[64];
-    ssize_t n;
+    int n;
 } read_victim;
 
 weft_async_fn(read_victim_poll, read_victim) {
@@ -361,8 +363,9 @@ typedef struct write_victim {
     const void *data;
     size_t len;
     int plain;
-    ssize_t n;
+    int n;
     weft_write_op op;
+    int op_res; /* its result */
 } write_victim;
 
 weft_async_fn(write_victim_poll, write_victim) {
@@ -372,13 +375,13 @@ weft_async_fn(write_victim_poll, write_victim) {
             for (;;) {
                 weft_await(weft_tcp_write(self->s, cx, self->data, self->len, &self->n));
                 if (self->n < 0) {
-                    self->op.err = (int)self->n;
+                    self->op_res = (int)self->n;
                     break;
                 }
                 self->op.done += (size_t)self->n;
             }
         } else {
-            weft_await(weft_tcp_write_all(self->s, cx, &self->op, self->data, self->len));
+            weft_await(weft_tcp_write_all(self->s, cx, &self->op, self->data, self->len, &self->op_res));
         }
         self->vs.finished = 1;
     weft_finally:
@@ -524,9 +527,10 @@ typedef struct roundtrip {
     weft_tcp_listener *l;
     conn_pair p;
     char buf[64];
-    ssize_t n, n2;
+    int n, n2;
     size_t got;
     weft_write_op wr;
+    int wr_res; /* its result */
     weft_addr c_local, c_peer, s_local, s_peer, l_addr;
     int nodelay_on, nodelay_off;
     int ok;
@@ -554,8 +558,8 @@ weft_async_fn(roundtrip_poll, roundtrip) {
         self->nodelay_off = weft_tcp_set_nodelay(self->p.client, 0) == 0 &&
                             nodelay_of(self->p.client) == 0;
         /* client -> server */
-        weft_await(weft_tcp_write_all(self->p.client, cx, &self->wr, "ping", 4));
-        if (self->wr.err) weft_return;
+        weft_await(weft_tcp_write_all(self->p.client, cx, &self->wr, "ping", 4, &self->wr_res));
+        if (self->wr_res) weft_return;
         while (self->got < 4) {
             weft_await(weft_tcp_read(self->p.server, cx, self->buf + self->got,
                                      sizeof self->buf - self->got, &self->n));
@@ -648,7 +652,7 @@ typedef struct big_echo {
     int cst;
     weft_task *srv, *wr;
     unsigned char buf[65536];
-    ssize_t n;
+    int n;
     size_t got;
     int mismatch, read_err, writer_err;
 } big_echo;
@@ -688,7 +692,7 @@ weft_async_fn(big_echo_poll, big_echo) {
             self->got += (size_t)self->n;
         }
         weft_await(weft_join(self->wr, cx, NULL));
-        self->writer_err = ((writer *)weft_task_frame(self->wr))->op.err;
+        self->writer_err = ((writer *)weft_task_frame(self->wr))->op_res;
         weft_await(weft_join(self->srv, cx, NULL));
     weft_finally:
         weft_tcp_close(self->c);
@@ -740,6 +744,7 @@ typedef struct client {
     char msg[128];
     size_t len;
     weft_write_op wr;
+    int wr_res; /* its result */
     drain d;
     char got[256];
     int ok;
@@ -751,8 +756,8 @@ weft_async_fn(client_poll, client) {
         if (self->cst) weft_return;
         self->len = (size_t)snprintf(self->msg, sizeof self->msg,
                                      "client %d says hello, and a bit more text to echo", self->id);
-        weft_await(weft_tcp_write_all(self->sock, cx, &self->wr, self->msg, self->len));
-        if (self->wr.err) weft_return;
+        weft_await(weft_tcp_write_all(self->sock, cx, &self->wr, self->msg, self->len, &self->wr_res));
+        if (self->wr_res) weft_return;
         weft_tcp_shutdown(self->sock, SHUT_WR);
         self->d = (drain){.s = self->sock, .buf = self->got, .cap = sizeof self->got};
         weft_await(drain_poll(&self->d, cx));
@@ -836,7 +841,7 @@ typedef struct eof_test {
     int shut_later;
     char buf[64];
     size_t got;
-    ssize_t n, n2, n3;
+    int n, n2, n3;
     weft_task *h;
 } eof_test;
 
@@ -912,7 +917,7 @@ typedef struct one_read {
     weft_frame fr;
     weft_tcp *s;
     char buf[64];
-    ssize_t n;
+    int n;
 } one_read;
 
 weft_async_fn(one_read_poll, one_read) {
@@ -942,7 +947,7 @@ typedef struct write_until_error {
     weft_tcp *s;
     char chunk[4096];
     int i, max_writes;
-    ssize_t n;
+    int n;
 } write_until_error;
 
 weft_async_fn(write_until_error_poll, write_until_error) {
@@ -1015,7 +1020,7 @@ static void parked_write_fails_when_peer_resets(void) {
     CHECK_EQ(weft_block_on(rt, parked_writer_test_poll, &t), 0);
     write_victim *v = weft_task_frame(t.h);
     CHECK_EQ(v->vs.finished, 1);
-    if (v->op.err != -EPIPE && v->op.err != -ECONNRESET) CHECK_EQ(v->op.err, -ECONNRESET);
+    if (v->op_res != -EPIPE && v->op_res != -ECONNRESET) CHECK_EQ(v->op_res, -ECONNRESET);
     CHECK(v->op.done < (1u << 20));
     weft_task_release(t.h);
     weft_tcp_close(t.s);
@@ -1207,8 +1212,9 @@ typedef struct cancel_read_test {
     weft_frame fr;
     weft_tcp *s, *peer;
     aborter a;
-    ssize_t n;
+    int n;
     weft_write_op wr;
+    int wr_res; /* its result */
     char buf[64];
     size_t got;
 } cancel_read_test;
@@ -1222,7 +1228,7 @@ weft_async_fn(cancel_read_test_poll, cancel_read_test) {
             self->a = (aborter){.h = weft_task_spawn(v)};
         }
         weft_await(aborter_poll(&self->a, cx));
-        weft_await(weft_tcp_write_all(self->peer, cx, &self->wr, "hello", 5));
+        weft_await(weft_tcp_write_all(self->peer, cx, &self->wr, "hello", 5, &self->wr_res));
         while (self->got < 5) {
             weft_await(weft_tcp_read(self->s, cx, self->buf + self->got,
                                      sizeof self->buf - self->got, &self->n));
@@ -1353,7 +1359,7 @@ static void cancel_parked_write_in(int plain) {
      * cancelled victim had written (op.done), "END". */
     CHECK_EQ(t.d.got, filled + t.a.after.done + 3);
     CHECK(memcmp(t.d.last + 5, "END", 3) == 0);
-    CHECK_EQ(((writer *)weft_task_frame(t.fin))->op.err, 0);
+    CHECK_EQ(((writer *)weft_task_frame(t.fin))->op_res, 0);
     weft_task_release(t.fin);
     weft_tcp_close(t.s);
     weft_tcp_close(t.peer);
@@ -1404,8 +1410,9 @@ typedef struct timeout_read {
     weft_frame fr;
     weft_tcp *s;
     weft_timeout_op to;
+    int to_err; /* the timeout's result */
     char buf[64];
-    ssize_t n;
+    int n;
     weft_instant t0, t1;
     weft_rt_stats st;
 } timeout_read;
@@ -1414,7 +1421,7 @@ weft_async_fn(timeout_read_poll, timeout_read) {
     weft_async (self) {
         self->n = 12345;
         self->t0 = weft_now(cx->rt);
-        weft_await(weft_timeout(&self->to, 5000,
+        weft_await(weft_timeout(&self->to, 5000, &self->to_err,
                                 weft_tcp_read(self->s, cx, self->buf, sizeof self->buf, &self->n)));
         self->t1 = weft_now(cx->rt);
         self->st = stats(cx->rt);
@@ -1428,7 +1435,7 @@ static void read_under_timeout_times_out_and_takes_nothing(void) {
     int peer;
     CHECK_EQ(loopback_pair(&t.s, &peer, NULL), 0);
     CHECK_EQ(weft_block_on(rt, timeout_read_poll, &t), 0);
-    CHECK_EQ(t.to.err, -ETIMEDOUT);
+    CHECK_EQ(t.to_err, -ETIMEDOUT);
     CHECK_EQ(t.n, 12345); /* untouched */
     CHECK_EQ(t.t1 - t.t0, 5000);
     CHECK_EQ(t.st.timers, 0);
@@ -1452,7 +1459,7 @@ typedef struct shutdown_setup {
     int victims; /* also park a reader and an acceptor */
     weft_task *victim;
     weft_task *acc;
-    ssize_t n;
+    int n;
 } shutdown_setup;
 
 weft_async_fn(shutdown_setup_poll, shutdown_setup) {
@@ -1483,21 +1490,23 @@ weft_async_fn(shutdown_setup_poll, shutdown_setup) {
 
 /* Bounds a step that must complete at once, should it wait instead (a bug):
  * the runtimes driving these have the paused clock, so it costs no time. */
-#define BOUNDED(expr) weft_timeout(&self->to, 1000, expr)
+#define BOUNDED(expr) weft_timeout(&self->to, 1000, &self->to_err, expr)
 
 typedef struct after_shutdown {
     weft_frame fr;
     weft_tcp_listener *l;
     weft_tcp *a, *b, *sock;
     char buf[16];
-    ssize_t r1, r2, w1, r0, w0;
+    int r1, r2, w1, r0, w0;
     int ast;
     weft_write_op wr;
+    int wr_res; /* its result */
     weft_line_reader lr;
     const char *line;
     size_t len;
     int lst;
-    weft_timeout_op to; /* bounds each step, should one wait (a bug) */
+    weft_timeout_op to;
+    int to_err; /* the timeout's result */ /* bounds each step, should one wait (a bug) */
 } after_shutdown;
 
 weft_async_fn(after_shutdown_poll, after_shutdown) {
@@ -1505,11 +1514,11 @@ weft_async_fn(after_shutdown_poll, after_shutdown) {
         weft_await(BOUNDED(weft_tcp_read(self->a, cx, self->buf, sizeof self->buf, &self->r1)));
         weft_await(BOUNDED(weft_tcp_read(self->b, cx, self->buf, sizeof self->buf, &self->r2)));
         weft_await(BOUNDED(weft_tcp_write(self->a, cx, "y", 1, &self->w1)));
-        weft_await(BOUNDED(weft_tcp_write_all(self->b, cx, &self->wr, "zz", 2)));
+        weft_await(BOUNDED(weft_tcp_write_all(self->b, cx, &self->wr, "zz", 2, &self->wr_res)));
         weft_await(BOUNDED(weft_tcp_read(self->a, cx, self->buf, 0, &self->r0)));
         weft_await(BOUNDED(weft_tcp_write(self->a, cx, self->buf, 0, &self->w0)));
         weft_await(BOUNDED(weft_tcp_accept(self->l, cx, &self->sock, NULL, &self->ast)));
-        weft_await(BOUNDED(weft_read_line(&self->lr, cx, 8, &self->line, &self->len, &self->lst)));
+        weft_await(BOUNDED(weft_read_line(&self->lr, cx, 8, &self->line, &self->lst)));
     }
     return WEFT_READY;
 }
@@ -1541,7 +1550,7 @@ static void operations_after_rt_free_fail_with_eshutdown(void) {
     CHECK_EQ(t.r1, -ESHUTDOWN); /* even with the "x" waiting in it */
     CHECK_EQ(t.r2, -ESHUTDOWN);
     CHECK_EQ(t.w1, -ESHUTDOWN);
-    CHECK_EQ(t.wr.err, -ESHUTDOWN);
+    CHECK_EQ(t.wr_res, -ESHUTDOWN);
     CHECK_EQ(t.wr.done, 0);
     CHECK_EQ(t.r0, -ESHUTDOWN);
     CHECK_EQ(t.w0, -ESHUTDOWN);
@@ -1566,13 +1575,14 @@ typedef struct xdev_use {
     weft_tcp_listener *l;
     weft_tcp *a, *b, *sock;
     char buf[16];
-    ssize_t r, w, r0, rb;
+    int r, w, r0, rb;
     int ast;
     weft_line_reader *lr;
     const char *line;
     size_t len;
     int lst;
-    weft_timeout_op to; /* bounds each step, should one wait (a bug) */
+    weft_timeout_op to;
+    int to_err; /* the timeout's result */ /* bounds each step, should one wait (a bug) */
 } xdev_use;
 
 weft_async_fn(xdev_use_poll, xdev_use) {
@@ -1581,7 +1591,7 @@ weft_async_fn(xdev_use_poll, xdev_use) {
         weft_await(BOUNDED(weft_tcp_write(self->b, cx, "q", 1, &self->w)));
         weft_await(BOUNDED(weft_tcp_read(self->a, cx, self->buf, 0, &self->r0)));
         weft_await(BOUNDED(weft_tcp_accept(self->l, cx, &self->sock, NULL, &self->ast)));
-        weft_await(BOUNDED(weft_read_line(self->lr, cx, 8, &self->line, &self->len, &self->lst)));
+        weft_await(BOUNDED(weft_read_line(self->lr, cx, 8, &self->line, &self->lst)));
     }
     return WEFT_READY;
 }
@@ -1590,7 +1600,7 @@ typedef struct xdev_ok {
     weft_frame fr;
     weft_tcp *a, *b;
     char buf[16];
-    ssize_t w, r;
+    int w, r;
 } xdev_ok;
 
 weft_async_fn(xdev_ok_poll, xdev_ok) {
@@ -1642,7 +1652,7 @@ typedef struct zero_len {
     weft_frame fr;
     weft_tcp *s;
     char buf[16];
-    ssize_t r0, w0, r, w0b;
+    int r0, w0, r, w0b;
 } zero_len;
 
 weft_async_fn(zero_len_poll, zero_len) {
@@ -1687,6 +1697,7 @@ typedef struct accept_once {
     weft_addr peer;
     int status;
     weft_timeout_op to;
+    int to_err; /* the timeout's result */
 } accept_once;
 
 weft_async_fn(accept_once_poll, accept_once) {

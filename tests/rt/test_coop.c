@@ -204,8 +204,8 @@ static weft_poll cancelled_fn(void *arg, weft_cx *cx) {
 static void cancel_woken_waiter_counts(void) {
     setup s;
     setup_init(&s);
-    cancel_probe p = {.t = weft_cancel_token_new()};
-    CHECK(p.t);
+    cancel_probe p = {0};
+    CHECK_EQ(weft_cancel_token_new(&p.t), 0);
     CHECK_EQ(weft_cancel_token_cancelled(p.t, &s.cx, &p.op), WEFT_PENDING);
     weft_cancel_token_cancel(p.t);
     PROBE(cancelled_fn, &p);
@@ -372,7 +372,7 @@ typedef struct bw_probe {
 
 static weft_poll broadcast_recv_fn(void *arg, weft_cx *cx) {
     bw_probe *p = arg;
-    return weft_broadcast_recv(p->brx, cx, &p->value, &p->status, NULL);
+    return weft_broadcast_recv(p->brx, cx, &p->value, NULL, &p->status);
 }
 
 static weft_poll watch_changed_fn(void *arg, weft_cx *cx) {
@@ -412,8 +412,7 @@ typedef struct nothing {
     weft_frame fr;
 } nothing;
 
-static weft_poll nothing_poll(void *arg, weft_cx *cx) {
-    nothing *self = arg;
+weft_async_fn(nothing_poll, nothing) {
     weft_async (self) {
     }
     return WEFT_READY;
@@ -434,8 +433,7 @@ typedef struct joiner {
     weft_task *h;
 } joiner;
 
-static weft_poll joiner_poll(void *arg, weft_cx *cx) {
-    joiner *self = arg;
+weft_async_fn(joiner_poll, joiner) {
     weft_async (self) {
         weft_await(weft_join(self->h, cx, NULL));
     }
@@ -444,7 +442,8 @@ static weft_poll joiner_poll(void *arg, weft_cx *cx) {
 
 /* Spawn a task that does nothing and run it to completion; its handle. */
 static weft_task *finished_task(weft_rt *rt) {
-    nothing *n = weft_task_new(rt, nothing, nothing_poll);
+    nothing *n;
+    weft_task_new(&n, rt, nothing_poll);
     if (!n) return NULL;
     joiner j = {.h = weft_task_spawn(n)};
     if (weft_block_on(rt, joiner_poll, &j) != 0 || !weft_task_is_finished(j.h)) {
@@ -472,8 +471,7 @@ typedef struct flagger {
     int *flag;
 } flagger;
 
-static weft_poll flagger_poll(void *arg, weft_cx *cx) {
-    flagger *self = arg;
+weft_async_fn(flagger_poll, flagger) {
     weft_async (self) {
         *self->flag = 1;
     }
@@ -489,11 +487,11 @@ typedef struct loop {
     int flag, calls;
 } loop;
 
-static weft_poll loop_poll(void *p, weft_cx *cx) {
-    loop *self = p;
+weft_async_fn(loop_poll, loop) {
     weft_async (self) {
         {
-            flagger *f = weft_task_new(cx->rt, flagger, flagger_poll);
+            flagger *f;
+            weft_task_new(&f, cx->rt, flagger_poll);
             if (!f) weft_return;
             f->flag = &self->flag;
             self->other = weft_task_spawn(f);
@@ -568,7 +566,7 @@ static void broadcast_recv_on_closed_channel_loop_yields(void) {
 
 static weft_poll broadcast_recv_null_fn(void *arg, weft_cx *cx) {
     bw_probe *p = arg;
-    return weft_broadcast_recv(p->brx, cx, NULL, &p->status, NULL);
+    return weft_broadcast_recv(p->brx, cx, NULL, NULL, &p->status);
 }
 
 /* A bad argument fails at once: that completion counts too. */
@@ -669,8 +667,8 @@ static void barrier_of_one_loop_yields(void) {
 }
 
 static void cancelled_token_loop_yields(void) {
-    cancel_probe p = {.t = weft_cancel_token_new()};
-    CHECK(p.t);
+    cancel_probe p = {0};
+    CHECK_EQ(weft_cancel_token_new(&p.t), 0);
     weft_cancel_token_cancel(p.t);
     run_loop(cancelled_fn, &p);
     weft_cancel_token_drop(p.t);
