@@ -44,24 +44,23 @@ typedef struct server {
     int once;
     weft_tcp *sock;
     weft_addr peer;
-    int status;
+    int rc; /* accept's result */
     weft_task *last;
 } server;
 
 weft_async_fn(server_poll, server) {
     weft_async (self) {
         for (;;) {
-            weft_await(weft_tcp_accept(self->l, cx, &self->sock, &self->peer, &self->status));
-            if (self->status == -EMFILE || self->status == -ENFILE || self->status == -ENOBUFS ||
-                self->status == -ENOMEM) {
+            weft_await(weft_tcp_accept(self->l, cx, &self->sock, &self->peer, &self->rc));
+            if (weft_tcp_accept_exhausted(self->rc)) {
                 /* Out of descriptors or memory: reported once per episode.
                  * Carry on - the listener backs off by itself (the next
                  * accept waits and retries), the connections stay queued. */
-                fprintf(stderr, "echo: accept: %s, backing off\n", weft_strerror(self->status));
+                fprintf(stderr, "echo: accept: %s, backing off\n", weft_strerror(self->rc));
                 continue;
             }
-            if (self->status < 0) { /* anything else will not get better */
-                fprintf(stderr, "echo: accept: %s\n", weft_strerror(self->status));
+            if (self->rc < 0) { /* anything else will not get better */
+                fprintf(stderr, "echo: accept: %s\n", weft_strerror(self->rc));
                 break;
             }
             weft_tcp_set_nodelay(self->sock, 1);
@@ -117,5 +116,5 @@ int main(int argc, char **argv) {
     r = weft_block_on(rt, server_poll, &s);
     weft_tcp_listener_close(s.l);
     weft_rt_free(rt);
-    return r < 0 || s.status < 0 ? 1 : 0;
+    return r < 0 || s.rc < 0 ? 1 : 0;
 }

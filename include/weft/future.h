@@ -178,7 +178,9 @@ static inline int weft_coop_poll(weft_cx *cx) {
 }
 
 static inline void weft_coop_made_progress(weft_cx *cx) {
-    if (cx->budget != WEFT_COOP_UNCONSTRAINED) cx->budget--;
+    /* Saturates at 0: a leaf that spends without checking first must not
+     * wrap the budget round to "unconstrained". */
+    if (cx->budget != WEFT_COOP_UNCONSTRAINED && cx->budget != 0) cx->budget--;
 }
 
 /* A context for polling by hand: no runtime, noop waker unless given one. */

@@ -46,6 +46,7 @@
 #include "future.h"
 #include "time.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -99,9 +100,8 @@ int weft_tcp_listen_str(weft_tcp_listener **out, const char *addr, int backlog);
  * on the others (examples/echo.c):
  *
  *     weft_await(weft_tcp_accept(l, cx, &self->sock, NULL, &self->rc));
- *     if (self->rc == -EMFILE || self->rc == -ENFILE ||
- *         self->rc == -ENOBUFS || self->rc == -ENOMEM) {
- *         warn(self->rc);  // once per episode
+ *     if (weft_tcp_accept_exhausted(self->rc)) {
+ *         warn(self->rc);      // once per episode
  *         continue;            // the next accept waits out the backoff
  *     }
  *     if (self->rc < 0) break;
@@ -134,6 +134,15 @@ weft_poll weft_tcp_accept(weft_tcp_listener *l, weft_cx *cx, weft_tcp **out, wef
  * listener's runtime, or before it is first polled.
  */
 int weft_tcp_listener_set_backoff(weft_tcp_listener *l, uint64_t min_ms, uint64_t max_ms);
+
+/*
+ * Nonzero when res, an accept's result, is one of the resource errors the
+ * listener rides out by itself (-EMFILE, -ENFILE, -ENOBUFS, -ENOMEM; see
+ * weft_tcp_accept): log it and accept again.
+ */
+static inline int weft_tcp_accept_exhausted(int res) {
+    return res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM;
+}
 
 /* The bound address (with the real port after binding port 0). */
 int weft_tcp_listener_addr(const weft_tcp_listener *l, weft_addr *out);

@@ -58,8 +58,18 @@ static int under_valgrind(void) {
     return p && strstr(p, "vgpreload") != NULL;
 }
 
-static int out_of_resources(int status) {
-    return status == -EMFILE || status == -ENFILE || status == -ENOBUFS || status == -ENOMEM;
+static int out_of_resources(int status) { return weft_tcp_accept_exhausted(status); }
+
+/* The predicate the example's accept loop uses. */
+static void accept_exhausted_names_the_resource_errors(void) {
+    CHECK(weft_tcp_accept_exhausted(-EMFILE));
+    CHECK(weft_tcp_accept_exhausted(-ENFILE));
+    CHECK(weft_tcp_accept_exhausted(-ENOBUFS));
+    CHECK(weft_tcp_accept_exhausted(-ENOMEM));
+    CHECK(!weft_tcp_accept_exhausted(0));
+    CHECK(!weft_tcp_accept_exhausted(-ESHUTDOWN));
+    CHECK(!weft_tcp_accept_exhausted(-EINVAL));
+    CHECK(!weft_tcp_accept_exhausted(EMFILE)); /* results are negative */
 }
 
 static struct rlimit saved_limit;
@@ -795,7 +805,8 @@ static void free_runtime_with_accept_in_backoff_then_close(void) {
 int main(int argc, char **argv) {
     return test_main(argc, argv,
                      (const test_case[]){
-                         TEST(accept_backs_off_while_out_of_descriptors_and_recovers),
+                         TEST(accept_exhausted_names_the_resource_errors),
+            TEST(accept_backs_off_while_out_of_descriptors_and_recovers),
                          TEST(accept_backoff_doubles_from_5_to_500_ms),
                          TEST(accept_backoff_follows_set_backoff),
                          TEST(set_backoff_rejects_bad_bounds),
