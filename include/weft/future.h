@@ -216,16 +216,18 @@ static inline weft_cx weft_cx_manual(weft_waker *w) {
  *      non-negative value on success, or a negative errno (weft_mpsc_try_send,
  *      weft_tcp_shutdown, ...).
  *   4. A constructor returns 0 or a negative errno and fills its FIRST
- *      parameter, an out-pointer (weft_rt_new(&rt, cfg), weft_task_new(rt,
- *      &frame, poll), weft_mpsc_new(&tx, &rx, ...)); on failure the
- *      out-pointers are set to NULL.
+ *      parameter, an out-pointer (weft_rt_new(&rt, cfg),
+ *      weft_task_new(&frame, rt, poll), weft_mpsc_new(&tx, &rx, ...)); on
+ *      failure the out-pointers are set to NULL.
  *   5. A function that cannot fail returns its value directly: clones
  *      (a reference count), ids, counts, predicates, weft_now.
- *   6. Misuse - a bug in the caller, not bad input: a NULL object, a handle
- *      used after it was freed, a frame polled after it completed, a
- *      runtime freed from inside itself - aborts with a message naming it,
- *      where weft can detect it.  Bad input from outside (a malformed
- *      address, a peer that resets) is always an error value.
+ *   6. A NULL where a function that returns an int needs an object gives
+ *      -EINVAL.  Misuse that has no result to report it through - a frame
+ *      polled after it completed, a `return` out of an async body, a sleep
+ *      polled without a runtime, a runtime freed from inside itself, a
+ *      timer dropped on a thread driving another runtime - aborts with a
+ *      message naming it, where weft can detect it.  Bad input from outside
+ *      (a malformed address, a peer that resets) is always an error value.
  *
  * weft_strerror names an error; it accepts the value with either sign and
  * never returns NULL.  Thread-safe.

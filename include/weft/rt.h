@@ -84,12 +84,22 @@ void weft_rt_free(weft_rt *rt);
  * frame is the caller's, a pointer to poll's frame type (a compile error
  * otherwise), and must stay valid and in place until this returns; read its
  * output from it afterwards.  Returns 0, -ENOMEM, -EDEADLK when this thread
- * is already inside a runtime.  A NULL rt is misuse (abort).
+ * is already inside a runtime, or -EINVAL when rt is NULL.
  */
 #define weft_block_on(rt, poll, frame)                                         \
     weft__block_on((rt), poll##_erased, WEFT__FRAME_PTR(poll, frame))
 
+/*
+ * The same for a type-erased future (see weft_future_of), for code that
+ * holds futures of any type: drives f to completion.  The future's object
+ * is the caller's and must stay in place until this returns.  Returns as
+ * weft_block_on; -EINVAL also when f.poll is NULL.
+ */
 int weft__block_on(weft_rt *rt, weft_poll_fn poll, void *frame);
+
+static inline int weft_block_on_future(weft_rt *rt, weft_future f) {
+    return weft__block_on(rt, f.poll, f.self);
+}
 
 /*
  * Reserve a task that will run the async function `poll` (declared with

@@ -107,7 +107,7 @@ void weft_watch_send_replace(weft_watch_tx *tx, const void *value, void *old);
 
 /*
  * A new receiver, in *out, that has seen the current value; release it with
- * weft_watch_rx_drop.  0, or -ENOMEM with *out NULL.
+ * weft_watch_rx_drop.  0, or -ENOMEM or -EINVAL (tx NULL) with *out NULL.
  */
 int weft_watch_subscribe(weft_watch_rx **out, weft_watch_tx *tx);
 
@@ -166,7 +166,8 @@ weft_poll weft_watch_changed(weft_watch_rx *rx, weft_cx *cx, int *res);
 
 /*
  * Another receiver, in *out, that has seen the same version as rx; release
- * it with weft_watch_rx_drop.  0, or -ENOMEM with *out NULL.
+ * it with weft_watch_rx_drop.  0, or -ENOMEM or -EINVAL (rx NULL) with *out
+ * NULL.
  */
 int weft_watch_rx_clone(weft_watch_rx **out, weft_watch_rx *rx);
 

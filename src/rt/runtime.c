@@ -456,10 +456,7 @@ weft_async_fn(block_root_poll, block_root) {
 }
 
 int weft__block_on(weft_rt *rt, weft_poll_fn poll, void *frame) {
-    if (!rt || !poll) {
-        fprintf(stderr, "weft: weft_block_on with a NULL runtime or poll function\n");
-        abort();
-    }
+    if (!rt || !poll) return -EINVAL;
     if (weft__tls_rt || rt->driving) return -EDEADLK;
     block_root *root;
     int rc = weft_task_new(&root, rt, block_root_poll);

@@ -176,13 +176,15 @@ static weft_watch_rx *new_rx(watch *c, int use_seen, uint64_t seen) {
 }
 
 int weft_watch_subscribe(weft_watch_rx **out, weft_watch_tx *tx) {
-    *out = new_rx(ch(tx), 0, 0);
-    return *out ? 0 : -ENOMEM;
+    if (!out) return -EINVAL;
+    *out = tx ? new_rx(ch(tx), 0, 0) : NULL;
+    return *out ? 0 : tx ? -ENOMEM : -EINVAL;
 }
 
 int weft_watch_rx_clone(weft_watch_rx **out, weft_watch_rx *rx) {
-    *out = new_rx(rx->c, 1, rx->seen);
-    return *out ? 0 : -ENOMEM;
+    if (!out) return -EINVAL;
+    *out = rx ? new_rx(rx->c, 1, rx->seen) : NULL;
+    return *out ? 0 : rx ? -ENOMEM : -EINVAL;
 }
 
 size_t weft_watch_receiver_count(weft_watch_tx *tx) {

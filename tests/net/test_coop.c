@@ -72,7 +72,6 @@ struct spin {
     size_t len, max;
     /* the operation's state */
     weft_tcp *sock;
-    ssize_t n;
     weft_write_op wr;
     int wr_res; /* its result */
     weft_connect_op cop;

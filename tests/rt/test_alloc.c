@@ -180,8 +180,9 @@ typedef struct echoer {
     weft_frame fr;
     weft_tcp *a, *b;
     char out[64], in[64];
-    ssize_t n;
+    int n;
     weft_write_op wr;
+    int wr_res; /* its result */
     int i;
     uint64_t before, after;
 } echoer;
@@ -190,7 +191,7 @@ weft_async_fn(echoer_poll, echoer) {
     weft_async (self) {
         for (self->i = 0; self->i < 20000; self->i++) {
             if (self->i == 10000) self->before = weft_alloc_count();
-            weft_await(weft_tcp_write_all(self->a, cx, &self->wr, self->out, sizeof self->out));
+            weft_await(weft_tcp_write_all(self->a, cx, &self->wr, self->out, sizeof self->out, &self->wr_res));
             weft_await(weft_tcp_read(self->b, cx, self->in, sizeof self->in, &self->n));
         }
         self->after = weft_alloc_count();

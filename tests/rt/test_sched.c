@@ -344,7 +344,7 @@ typedef struct io_waiter {
     weft_frame fr;
     weft_tcp *sock;
     char buf[8];
-    ssize_t n;
+    int n;
     int *stop;
 } io_waiter;
 

@@ -81,10 +81,16 @@ static void block_on_inside_runtime_fails_with_edeadlk(void) {
     weft_rt_free(rt);
 }
 
-/* A NULL runtime is a bug in the caller: a clear abort, not an error value. */
-static void block_on_with_null_runtime_aborts(void) {
-    doubler d = {0};
-    (void)weft_block_on(NULL, doubler_poll, &d);
+static void block_on_rejects_null(void) {
+    doubler d = {.in = 2};
+    CHECK_EQ(weft_block_on(NULL, doubler_poll, &d), -EINVAL);
+    weft_rt *rt = new_rt();
+    CHECK_EQ(weft_block_on_future(rt, (weft_future){NULL, &d}), -EINVAL);
+    CHECK_EQ(d.out, 0);
+    /* The type-erased form drives the same future. */
+    CHECK_EQ(weft_block_on_future(rt, weft_future_of(doubler_poll, &d)), 0);
+    CHECK_EQ(d.out, 4);
+    weft_rt_free(rt);
 }
 
 /* ---- spawn and join ------------------------------------------------------ */
@@ -638,7 +644,7 @@ int main(int argc, char **argv) {
                      (const test_case[]){
                          TEST(block_on_drives_future_to_completion),
                          TEST(block_on_inside_runtime_fails_with_edeadlk),
-                         TEST_DEATH(block_on_with_null_runtime_aborts),
+                         TEST(block_on_rejects_null),
                          TEST(spawn_runs_tasks_and_join_yields_outputs),
                          TEST(spawned_task_is_lazy_until_the_runtime_runs),
                          TEST(task_ids_are_distinct_and_nonzero),

@@ -56,32 +56,53 @@ static void cw_init(cwaker *c) {
 
 /* ---- threads, each driving its own runtime ------------------------------ */
 
+/*
+ * A root frame that awaits a type-erased future, so a thread can block on a
+ * future chosen at run time (weft_block_on takes the async function's name).
+ */
+typedef struct future_root {
+    weft_frame fr;
+    weft_future f;
+} future_root;
+
+weft_async_fn(future_root_poll, future_root) {
+    weft_async (self) {
+        weft_await(weft_future_poll(self->f, cx));
+    }
+    return WEFT_READY;
+}
+
 typedef struct rt_thread_arg {
-    weft_poll (*poll)(void *, weft_cx *);
-    void *frame;
+    weft_future f;
     int failed;
 } rt_thread_arg;
 
 static void *rt_thread_main(void *p) {
     rt_thread_arg *a = p;
     weft_rt *rt = new_rt();
-    a->failed = !rt || weft_block_on(rt, a->poll, a->frame) != 0;
+    future_root root = {.f = a->f};
+    a->failed = !rt || weft_block_on(rt, future_root_poll, &root) != 0;
     if (rt) weft_rt_free(rt);
     return NULL;
 }
 
 /*
- * Run n threads, thread i with a runtime of its own blocking on
- * poll(frames + i * frame_size); returns how many failed (0 = all fine).
+ * run_on_threads(n, name, frames): run n threads, thread i with a runtime of
+ * its own blocking on the async function `name` (declared with
+ * weft_async_fn) on &frames[i]; returns how many failed (0 = all fine).
+ * frames must point to name's frame type (a compile error otherwise).
  */
-static inline int run_on_threads(int n, weft_poll (*poll)(void *, weft_cx *), void *frames,
-                                 size_t frame_size) {
+#define run_on_threads(n, name, frames)                                        \
+    run_on_threads_((n), weft_future_of(name, &(frames)[0]), sizeof (frames)[0])
+
+static inline int run_on_threads_(int n, weft_future first, size_t frame_size) {
     pthread_t th[16];
     rt_thread_arg arg[16];
     int failed = 0;
     if (n > 16) return n;
     for (int i = 0; i < n; i++) {
-        arg[i] = (rt_thread_arg){poll, (char *)frames + (size_t)i * frame_size, 0};
+        weft_future f = {first.poll, (char *)first.self + (size_t)i * frame_size};
+        arg[i] = (rt_thread_arg){f, 0};
         if (pthread_create(&th[i], NULL, rt_thread_main, &arg[i]) != 0) return n;
     }
     for (int i = 0; i < n; i++) {
@@ -105,8 +126,7 @@ typedef struct spawn_all {
     weft_task *h[16];
 } spawn_all;
 
-static inline weft_poll spawn_all_poll(void *p, weft_cx *cx) {
-    spawn_all *self = p;
+weft_async_fn(spawn_all_poll, spawn_all) {
     weft_async (self) {
         for (self->i = 0; self->i < self->n && self->i < 16; self->i++)
             self->h[self->i] = self->make(cx->rt, self, self->i);

@@ -52,8 +52,7 @@ weft_async_fn(waiter_poll, waiter) {
 
 static weft_task *spawn_waiter(weft_rt *rt, weft_barrier *b, int times) {
     waiter *w;
-    weft_task_new(&w, rt, waiter_poll);
-    if (!w) return NULL;
+    if (weft_task_new(&w, rt, waiter_poll) != 0) return NULL;
     w->b = b;
     w->times = times;
     return weft_task_spawn(w);

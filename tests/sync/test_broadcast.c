@@ -20,9 +20,9 @@ typedef weft_broadcast_rx brx;
 static int send_u64(btx *tx, uint64_t v) { return weft_broadcast_send(tx, &v); }
 
 /* Poll recv once by hand with waker w. */
-static weft_poll poll_recv(brx *rx, cwaker *w, uint64_t *out, int *status, uint64_t *missed) {
+static weft_poll poll_recv(brx *rx, cwaker *w, uint64_t *out, uint64_t *missed, int *res) {
     weft_cx cx = weft_cx_manual(&w->base);
-    return weft_broadcast_recv(rx, &cx, out, status, missed);
+    return weft_broadcast_recv(rx, &cx, out, missed, res);
 }
 
 static void cancel_recv(brx *rx) { (void)weft_broadcast_recv(rx, NULL, NULL, NULL, NULL); }
@@ -41,7 +41,7 @@ typedef struct rtask {
 weft_async_fn(rtask_poll, rtask) {
     weft_async (self) {
         while (self->n < self->max) {
-            weft_await(weft_broadcast_recv(self->rx, cx, &self->v, &self->status, &self->missed));
+            weft_await(weft_broadcast_recv(self->rx, cx, &self->v, &self->missed, &self->status));
             if (self->status == -EOVERFLOW) {
                 self->lags++;
                 self->missed_total += self->missed;
@@ -59,7 +59,7 @@ weft_async_fn(rtask_poll, rtask) {
 
 static weft_task *spawn_rtask(weft_rt *rt, brx *rx, int max, uint64_t *got) {
     rtask *r;
-    weft_task_new(&r, rt, rtask_poll);
+    if (weft_task_new(&r, rt, rtask_poll) != 0) return NULL;
     r->rx = rx;
     r->max = max;
     r->got = got;
@@ -93,8 +93,8 @@ static void broadcast_every_receiver_gets_every_value(void) {
     btx *tx;
     brx *rx[3];
     CHECK_EQ(weft_broadcast_new(&tx, &rx[0], 5, sizeof(uint64_t), NULL, NULL), 0);
-    rx[1] = weft_broadcast_subscribe(tx);
-    rx[2] = weft_broadcast_rx_resubscribe(rx[0]);
+    CHECK_EQ(weft_broadcast_subscribe(&rx[1], tx), 0);
+    CHECK_EQ(weft_broadcast_rx_resubscribe(&rx[2], rx[0]), 0);
     CHECK(rx[1] && rx[2]);
     CHECK_EQ(weft_broadcast_receiver_count(tx), 3);
     /* 23 values through a ring of 5, read in steps so nobody lags */
@@ -122,7 +122,7 @@ static void broadcast_multiple_senders_share_one_order(void) {
     btx *tx, *tx2;
     brx *a, *b;
     CHECK_EQ(weft_broadcast_new(&tx, &a, 16, sizeof(uint64_t), NULL, NULL), 0);
-    b = weft_broadcast_subscribe(tx);
+    CHECK_EQ(weft_broadcast_subscribe(&b, tx), 0);
     tx2 = weft_broadcast_tx_clone(tx);
     CHECK(tx2 == tx);
     for (uint64_t i = 0; i < 6; i++) CHECK_EQ(send_u64(i % 2 ? tx2 : tx, i), 2);
@@ -154,13 +154,15 @@ static void broadcast_subscribe_mid_stream_sees_only_later_values(void) {
     CHECK_EQ(weft_broadcast_new(&tx, &a, 4, sizeof(uint64_t), NULL, NULL), 0);
     CHECK_EQ(send_u64(tx, 1), 1);
     CHECK_EQ(send_u64(tx, 2), 1);
-    brx *b = weft_broadcast_subscribe(tx);
+    brx *b;
+    CHECK_EQ(weft_broadcast_subscribe(&b, tx), 0);
     CHECK_EQ(weft_broadcast_len(b), 0);
     uint64_t v;
     CHECK_EQ(weft_broadcast_try_recv(b, &v, NULL), -EAGAIN);
     CHECK_EQ(send_u64(tx, 3), 2);
     /* resubscribe starts at the tail, not at a's position */
-    brx *c = weft_broadcast_rx_resubscribe(a);
+    brx *c;
+    CHECK_EQ(weft_broadcast_rx_resubscribe(&c, a), 0);
     CHECK_EQ(weft_broadcast_len(a), 3);
     CHECK_EQ(weft_broadcast_len(c), 0);
     CHECK_EQ(send_u64(tx, 4), 3);
@@ -192,7 +194,8 @@ static void broadcast_send_without_receivers_fails_and_keeps_value(void) {
     CHECK_EQ(atomic_load(&drops), 0);   /* not taken: drop_elem never saw it */
     CHECK_EQ(atomic_load(&p->refs), 1); /* still ours */
     /* a receiver arrives: now it is taken */
-    brx *rx = weft_broadcast_subscribe(tx);
+    brx *rx;
+    CHECK_EQ(weft_broadcast_subscribe(&rx, tx), 0);
     CHECK_EQ(weft_broadcast_send(tx, &p), 1);
     /* the receiver goes: sends fail again */
     weft_broadcast_rx_drop(rx);
@@ -210,8 +213,8 @@ static void broadcast_clone_and_drop_hooks_balance(void) {
     btx *tx;
     brx *rx[3];
     CHECK_EQ(weft_broadcast_new(&tx, &rx[0], 3, sizeof(payload *), payload_clone_hook, payload_drop_hook), 0);
-    rx[1] = weft_broadcast_subscribe(tx);
-    rx[2] = weft_broadcast_subscribe(tx);
+    CHECK_EQ(weft_broadcast_subscribe(&rx[1], tx), 0);
+    CHECK_EQ(weft_broadcast_subscribe(&rx[2], tx), 0);
     int received = 0;
     for (uint64_t i = 0; i < 20; i++) {
         payload *p = payload_new(i);
@@ -266,9 +269,9 @@ static void broadcast_lagged_receiver_gets_overflow_once_then_oldest(void) {
     cwaker w;
     cw_init(&w);
     int st = 1;
-    CHECK_EQ(poll_recv(rx, &w, &v, &st, NULL), WEFT_READY);
+    CHECK_EQ(poll_recv(rx, &w, &v, NULL, &st), WEFT_READY);
     CHECK_EQ(st, -EOVERFLOW);
-    CHECK_EQ(poll_recv(rx, &w, &v, &st, &missed), WEFT_READY);
+    CHECK_EQ(poll_recv(rx, &w, &v, &missed, &st), WEFT_READY);
     CHECK_EQ(st, 0);
     CHECK_EQ(v, 11);
     /* closed while lagging: the lag is reported, then the drain, -EPIPE */
@@ -417,7 +420,7 @@ static void broadcast_last_sender_dropped_receivers_drain_then_epipe(void) {
     weft_rt *rt = new_rt();
     close_test t = {0};
     CHECK_EQ(weft_broadcast_new(&t.tx, &t.rx[0], 4, sizeof(uint64_t), NULL, NULL), 0);
-    t.rx[1] = weft_broadcast_subscribe(t.tx);
+    CHECK_EQ(weft_broadcast_subscribe(&t.rx[1], t.tx), 0);
     CHECK_EQ(weft_block_on(rt, close_test_poll, &t), 0);
     CHECK_EQ(t.before, 0);
     for (int i = 0; i < 2; i++) {
@@ -429,7 +432,8 @@ static void broadcast_last_sender_dropped_receivers_drain_then_epipe(void) {
         weft_task_release(t.h[i]);
     }
     /* a receiver made after the close sees it at once */
-    brx *late = weft_broadcast_rx_resubscribe(t.rx[0]);
+    brx *late;
+    CHECK_EQ(weft_broadcast_rx_resubscribe(&late, t.rx[0]), 0);
     uint64_t v;
     CHECK_EQ(weft_broadcast_try_recv(late, &v, NULL), -EPIPE);
     weft_broadcast_rx_drop(late);
@@ -447,10 +451,10 @@ static void broadcast_tx_drop_wakes_waiters_by_hand(void) {
     static cwaker w[N];
     for (int i = 0; i < N; i++) {
         cw_init(&w[i]);
-        rx[i] = weft_broadcast_subscribe(tx);
+        CHECK_EQ(weft_broadcast_subscribe(&rx[i], tx), 0);
         uint64_t v;
         int st;
-        CHECK_EQ(poll_recv(rx[i], &w[i], &v, &st, NULL), WEFT_PENDING);
+        CHECK_EQ(poll_recv(rx[i], &w[i], &v, NULL, &st), WEFT_PENDING);
         CHECK_EQ(atomic_load(&w[i].refs), 1);
     }
     weft_broadcast_tx_drop(tx);
@@ -459,7 +463,7 @@ static void broadcast_tx_drop_wakes_waiters_by_hand(void) {
         CHECK_EQ(atomic_load(&w[i].refs), 0);
         uint64_t v;
         int st = 1;
-        CHECK_EQ(poll_recv(rx[i], &w[i], &v, &st, NULL), WEFT_READY);
+        CHECK_EQ(poll_recv(rx[i], &w[i], &v, NULL, &st), WEFT_READY);
         CHECK_EQ(st, -EPIPE);
         weft_broadcast_rx_drop(rx[i]);
         CHECK_EQ(atomic_load(&w[i].refs), 0);
@@ -470,7 +474,8 @@ static void broadcast_rx_drop_lowers_receiver_count(void) {
     btx *tx;
     brx *a;
     CHECK_EQ(weft_broadcast_new(&tx, &a, 2, sizeof(uint64_t), NULL, NULL), 0);
-    brx *b = weft_broadcast_subscribe(tx);
+    brx *b;
+    CHECK_EQ(weft_broadcast_subscribe(&b, tx), 0);
     CHECK_EQ(weft_broadcast_receiver_count(tx), 2);
     CHECK_EQ(send_u64(tx, 1), 2);
     weft_broadcast_rx_drop(a);
@@ -555,7 +560,7 @@ static void broadcast_many_receiver_tasks_get_everything(void) {
     static fan_test t;
     memset(&t, 0, sizeof t);
     CHECK_EQ(weft_broadcast_new(&t.tx, &t.rx[0], 16, sizeof(uint64_t), NULL, NULL), 0);
-    for (int i = 1; i < FAN; i++) t.rx[i] = weft_broadcast_subscribe(t.tx);
+    for (int i = 1; i < FAN; i++) CHECK_EQ(weft_broadcast_subscribe(&t.rx[i], t.tx), 0);
     CHECK_EQ(weft_block_on(rt, fan_test_poll, &t), 0);
     for (int i = 0; i < FAN; i++) {
         rtask *r = rtask_of(t.h[i]);
@@ -579,11 +584,11 @@ static void broadcast_send_wakes_every_waiter_beyond_a_batch(void) {
     int st;
     for (int i = 0; i < N; i++) {
         cw_init(&w[i]);
-        rx[i] = weft_broadcast_subscribe(tx);
-        CHECK_EQ(poll_recv(rx[i], &w[i], &v, &st, NULL), WEFT_PENDING);
+        CHECK_EQ(weft_broadcast_subscribe(&rx[i], tx), 0);
+        CHECK_EQ(poll_recv(rx[i], &w[i], &v, NULL, &st), WEFT_PENDING);
     }
     /* a spurious re-poll keeps the same registration */
-    CHECK_EQ(poll_recv(rx[0], &w[0], &v, &st, NULL), WEFT_PENDING);
+    CHECK_EQ(poll_recv(rx[0], &w[0], &v, NULL, &st), WEFT_PENDING);
     CHECK_EQ(atomic_load(&w[0].refs), 1);
     CHECK_EQ(send_u64(tx, 5), N);
     for (int i = 0; i < N; i++) {
@@ -595,7 +600,7 @@ static void broadcast_send_wakes_every_waiter_beyond_a_batch(void) {
     for (int i = 0; i < N; i++) {
         CHECK_EQ(atomic_load(&w[i].wakes), 1);
         st = 1;
-        CHECK_EQ(poll_recv(rx[i], &w[i], &v, &st, NULL), WEFT_READY);
+        CHECK_EQ(poll_recv(rx[i], &w[i], &v, NULL, &st), WEFT_READY);
         CHECK_EQ(st, 0);
         CHECK_EQ(v, 5);
         CHECK_EQ(weft_broadcast_try_recv(rx[i], &v, NULL), 0);
@@ -628,10 +633,10 @@ static void bw_wake(weft_waker *w) {
         cancel_recv(bw_rx[50]);
         weft_broadcast_rx_drop(bw_rx[60]);
         bw_rx[60] = NULL;
-        bw_new = weft_broadcast_rx_resubscribe(bw_rx[1]);
+        weft_broadcast_rx_resubscribe(&bw_new, bw_rx[1]); /* checked below: bw_new != NULL */
         uint64_t v;
         int st;
-        (void)poll_recv(bw_new, &bw_new_w, &v, &st, NULL);
+        (void)poll_recv(bw_new, &bw_new_w, &v, NULL, &st);
     }
 }
 
@@ -646,8 +651,8 @@ static void broadcast_waiters_leaving_during_a_batched_wake_are_skipped(void) {
     for (int i = 0; i < BW; i++) {
         cw_init(&bw_w[i]);
         bw_w[i].base.vtable = &bw_vtable;
-        bw_rx[i] = weft_broadcast_subscribe(tx);
-        CHECK_EQ(poll_recv(bw_rx[i], &bw_w[i], &v, &st, NULL), WEFT_PENDING);
+        CHECK_EQ(weft_broadcast_subscribe(&bw_rx[i], tx), 0);
+        CHECK_EQ(poll_recv(bw_rx[i], &bw_w[i], &v, NULL, &st), WEFT_PENDING);
     }
     CHECK_EQ(send_u64(tx, 1), BW);
     CHECK_EQ(bw_hook_ran, 1);
@@ -660,7 +665,7 @@ static void broadcast_waiters_leaving_during_a_batched_wake_are_skipped(void) {
     }
     CHECK_EQ(send_u64(tx, 2), BW);
     CHECK_EQ(atomic_load(&bw_new_w.wakes), 1);
-    CHECK_EQ(poll_recv(bw_new, &bw_new_w, &v, &st, NULL), WEFT_READY);
+    CHECK_EQ(poll_recv(bw_new, &bw_new_w, &v, NULL, &st), WEFT_READY);
     CHECK_EQ(v, 2);
     weft_broadcast_rx_drop(bw_new);
     for (int i = 0; i < BW; i++) {
@@ -682,15 +687,15 @@ static void broadcast_repoll_with_new_waker_wakes_the_new_one(void) {
     cw_init(&b);
     uint64_t v;
     int st;
-    CHECK_EQ(poll_recv(rx, &a, &v, &st, NULL), WEFT_PENDING);
-    CHECK_EQ(poll_recv(rx, &b, &v, &st, NULL), WEFT_PENDING);
+    CHECK_EQ(poll_recv(rx, &a, &v, NULL, &st), WEFT_PENDING);
+    CHECK_EQ(poll_recv(rx, &b, &v, NULL, &st), WEFT_PENDING);
     CHECK_EQ(atomic_load(&a.refs), 0);
     CHECK_EQ(atomic_load(&b.refs), 1);
     CHECK_EQ(send_u64(tx, 1), 1);
     CHECK_EQ(atomic_load(&a.wakes), 0);
     CHECK_EQ(atomic_load(&b.wakes), 1);
     CHECK_EQ(atomic_load(&b.refs), 0);
-    CHECK_EQ(poll_recv(rx, &b, &v, &st, NULL), WEFT_READY);
+    CHECK_EQ(poll_recv(rx, &b, &v, NULL, &st), WEFT_READY);
     CHECK_EQ(v, 1);
     weft_broadcast_tx_drop(tx);
     weft_broadcast_rx_drop(rx);
@@ -701,16 +706,16 @@ static void broadcast_send_and_recv_do_not_allocate(void) {
     btx *tx;
     brx *a, *b;
     CHECK_EQ(weft_broadcast_new(&tx, &a, 4, sizeof(uint64_t), NULL, NULL), 0);
-    b = weft_broadcast_subscribe(tx);
+    CHECK_EQ(weft_broadcast_subscribe(&b, tx), 0);
     cwaker w;
     cw_init(&w);
     uint64_t before = weft_alloc_count();
     for (uint64_t i = 0; i < 1000; i++) {
         uint64_t v;
         int st;
-        CHECK_EQ(poll_recv(a, &w, &v, &st, NULL), WEFT_PENDING);
+        CHECK_EQ(poll_recv(a, &w, &v, NULL, &st), WEFT_PENDING);
         CHECK_EQ(send_u64(tx, i), 2);
-        CHECK_EQ(poll_recv(a, &w, &v, &st, NULL), WEFT_READY);
+        CHECK_EQ(poll_recv(a, &w, &v, NULL, &st), WEFT_READY);
         CHECK_EQ(v, i);
         if (i % 3 == 0) {
             while (weft_broadcast_try_recv(b, &v, NULL) != -EAGAIN) {
@@ -734,17 +739,17 @@ static void broadcast_cancelled_recv_leaves_no_waker_and_takes_nothing(void) {
     cw_init(&w);
     uint64_t v = 0;
     int st;
-    CHECK_EQ(poll_recv(rx, &w, &v, &st, NULL), WEFT_PENDING);
+    CHECK_EQ(poll_recv(rx, &w, &v, NULL, &st), WEFT_PENDING);
     CHECK_EQ(atomic_load(&w.refs), 1);
     cancel_recv(rx);
     CHECK_EQ(atomic_load(&w.refs), 0);
     CHECK_EQ(send_u64(tx, 9), 1);
     CHECK_EQ(atomic_load(&w.wakes), 0); /* no ghost registration */
-    CHECK_EQ(poll_recv(rx, &w, &v, &st, NULL), WEFT_READY);
+    CHECK_EQ(poll_recv(rx, &w, &v, NULL, &st), WEFT_READY);
     CHECK_EQ(st, 0);
     CHECK_EQ(v, 9);
     /* cancelled after the wake but before the re-poll: the value stays */
-    CHECK_EQ(poll_recv(rx, &w, &v, &st, NULL), WEFT_PENDING);
+    CHECK_EQ(poll_recv(rx, &w, &v, NULL, &st), WEFT_PENDING);
     CHECK_EQ(send_u64(tx, 10), 1);
     CHECK_EQ(atomic_load(&w.wakes), 1);
     cancel_recv(rx);
@@ -839,8 +844,8 @@ weft_async_fn(race_test_poll, race_test) {
                 self->yields = (int)((x >> 8) % 8);
                 self->s->spin = (unsigned)((x >> 16) % 2000);
                 self->s->value = (uint64_t)self->i;
-                self->ra = weft_broadcast_subscribe(self->s->tx);
-                self->rb = weft_broadcast_subscribe(self->s->tx);
+                weft_broadcast_subscribe(&self->ra, self->s->tx);
+                weft_broadcast_subscribe(&self->rb, self->s->tx);
                 self->a = spawn_rtask(cx->rt, self->ra, 1, NULL);
                 self->b = spawn_rtask(cx->rt, self->rb, 1, NULL);
             }
@@ -926,12 +931,16 @@ static void broadcast_send_racing_with_cancel_by_hand(void) {
         int cancel = (int)(x & 1);
         s->spin = (unsigned)((x >> 8) % 2000);
         s->value = (uint64_t)i;
-        brx *rx = weft_broadcast_subscribe(s->tx);
+        brx *rx;
+        if (weft_broadcast_subscribe(&rx, s->tx) != 0) {
+            bad = 8;
+            break;
+        }
         cwaker w;
         cw_init(&w);
         uint64_t v = 0;
         int st = 1, got = 0;
-        if (poll_recv(rx, &w, &v, &st, NULL) != WEFT_PENDING) bad = 1;
+        if (poll_recv(rx, &w, &v, NULL, &st) != WEFT_PENDING) bad = 1;
         sem_post(&s->go);
         spin((unsigned)((x >> 24) % 2000));
         if (cancel) {
@@ -941,7 +950,7 @@ static void broadcast_send_racing_with_cancel_by_hand(void) {
         } else {
             sem_wait(&s->done);
             if (atomic_load(&w.wakes) != 1) bad = 3; /* a lost wake-up */
-            if (poll_recv(rx, &w, &v, &st, NULL) != WEFT_READY || st != 0) bad = 4;
+            if (poll_recv(rx, &w, &v, NULL, &st) != WEFT_READY || st != 0) bad = 4;
             got++;
         }
         if (cancel) {
@@ -1022,7 +1031,7 @@ typedef struct qtask {
 } qtask;
 
 static weft_poll qtask_recv(qtask *self, weft_cx *cx) {
-    weft_poll p = weft_broadcast_recv(self->rx, cx, &self->v, &self->status, &self->missed);
+    weft_poll p = weft_broadcast_recv(self->rx, cx, &self->v, &self->missed, &self->status);
     if (cx && p == WEFT_PENDING) self->parks++;
     return p;
 }
@@ -1093,7 +1102,8 @@ static void broadcast_threads_stress(void) {
     pthread_t ts[STRESS_SENDERS], tr[STRESS_RECEIVERS];
     for (int i = 0; i < STRESS_RECEIVERS; i++) {
         memset(&r[i], 0, sizeof r[i]);
-        r[i].rx = i == 0 ? rx0 : weft_broadcast_subscribe(tx);
+        r[i].rx = rx0;
+        if (i > 0) CHECK_EQ(weft_broadcast_subscribe(&r[i].rx, tx), 0);
         r[i].id = (uint64_t)i;
         CHECK(r[i].rx);
     }
@@ -1182,7 +1192,8 @@ static void broadcast_hooks_balance_across_threads(void) {
     hook_arg s[2], r[2];
     pthread_t ts[2], tr[2];
     for (int i = 0; i < 2; i++) {
-        r[i] = (hook_arg){.rx = i == 0 ? rx0 : weft_broadcast_subscribe(tx)};
+        r[i] = (hook_arg){.rx = rx0};
+        if (i > 0) CHECK_EQ(weft_broadcast_subscribe(&r[i].rx, tx), 0);
         CHECK_EQ(pthread_create(&tr[i], NULL, hook_receiver, &r[i]), 0);
     }
     for (int i = 0; i < 2; i++) {
@@ -1219,13 +1230,17 @@ static void broadcast_rejects_bad_arguments(void) {
     CHECK_EQ(weft_broadcast_send(tx, NULL), -EINVAL);
     CHECK_EQ(weft_broadcast_try_recv(NULL, &tx, NULL), -EINVAL);
     CHECK_EQ(weft_broadcast_try_recv(rx, NULL, NULL), -EINVAL);
-    CHECK(weft_broadcast_subscribe(NULL) == NULL);
-    CHECK(weft_broadcast_rx_resubscribe(NULL) == NULL);
+    brx *none = (brx *)1;
+    CHECK_EQ(weft_broadcast_subscribe(&none, NULL), -EINVAL);
+    CHECK(none == NULL);
+    none = (brx *)1;
+    CHECK_EQ(weft_broadcast_rx_resubscribe(&none, NULL), -EINVAL);
+    CHECK(none == NULL);
     cwaker w;
     cw_init(&w);
     weft_cx cx = weft_cx_manual(&w.base);
     int st = 0;
-    CHECK_EQ(weft_broadcast_recv(rx, &cx, NULL, &st, NULL), WEFT_READY);
+    CHECK_EQ(weft_broadcast_recv(rx, &cx, NULL, NULL, &st), WEFT_READY);
     CHECK_EQ(st, -EINVAL);
     CHECK_EQ(atomic_load(&w.refs), 0);
     weft_broadcast_tx_drop(NULL);

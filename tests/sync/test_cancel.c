@@ -50,8 +50,7 @@ weft_async_fn(waiter_poll, waiter) {
 
 static weft_task *spawn_waiter(weft_rt *rt, tok *t) {
     waiter *w;
-    weft_task_new(&w, rt, waiter_poll);
-    if (!w) return NULL;
+    if (weft_task_new(&w, rt, waiter_poll) != 0) return NULL;
     w->t = t;
     return weft_task_spawn(w);
 }
@@ -61,7 +60,8 @@ static waiter *waiter_of(weft_task *h) { return weft_task_frame(h); }
 /* ---- basics ------------------------------------------------------------- */
 
 static void cancel_new_token_is_not_cancelled_until_cancel(void) {
-    tok *t = weft_cancel_token_new();
+    tok *t;
+    CHECK_EQ(weft_cancel_token_new(&t), 0);
     CHECK(t);
     CHECK_EQ(weft_cancel_token_is_cancelled(t), 0);
     weft_cancel_token_cancel(t);
@@ -75,11 +75,14 @@ static void cancel_null_arguments_are_ignored(void) {
     weft_cancel_token_drop(NULL);
     weft_cancel_token_cancel(NULL);
     CHECK(weft_cancel_token_clone(NULL) == NULL);
-    CHECK(weft_cancel_token_child(NULL) == NULL);
+    tok *none = (tok *)1;
+    CHECK_EQ(weft_cancel_token_child(&none, NULL), -EINVAL);
+    CHECK(none == NULL);
 }
 
 static void cancel_clone_is_the_same_token(void) {
-    tok *a = weft_cancel_token_new();
+    tok *a;
+    CHECK_EQ(weft_cancel_token_new(&a), 0);
     tok *b = weft_cancel_token_clone(a);
     CHECK(a == b);
     weft_cancel_token_drop(a); /* b still holds it */
@@ -90,7 +93,8 @@ static void cancel_clone_is_the_same_token(void) {
 }
 
 static void cancel_wait_on_cancelled_token_completes_at_once(void) {
-    tok *t = weft_cancel_token_new();
+    tok *t;
+    CHECK_EQ(weft_cancel_token_new(&t), 0);
     weft_cancel_token_cancel(t);
     cwaker w;
     cw_init(&w);
@@ -104,7 +108,8 @@ static void cancel_wait_on_cancelled_token_completes_at_once(void) {
 }
 
 static void cancel_wakes_a_waiter_polled_by_hand_once(void) {
-    tok *t = weft_cancel_token_new();
+    tok *t;
+    CHECK_EQ(weft_cancel_token_new(&t), 0);
     cwaker w;
     cw_init(&w);
     weft_cancelled_op op = {0};
@@ -122,7 +127,8 @@ static void cancel_wakes_a_waiter_polled_by_hand_once(void) {
 }
 
 static void cancel_repolled_waiter_with_new_waker_wakes_the_new_one(void) {
-    tok *t = weft_cancel_token_new();
+    tok *t;
+    CHECK_EQ(weft_cancel_token_new(&t), 0);
     cwaker w1, w2;
     cw_init(&w1);
     cw_init(&w2);
@@ -140,7 +146,8 @@ static void cancel_repolled_waiter_with_new_waker_wakes_the_new_one(void) {
 }
 
 static void cancel_cancelled_wait_leaves_no_waker(void) {
-    tok *t = weft_cancel_token_new();
+    tok *t;
+    CHECK_EQ(weft_cancel_token_new(&t), 0);
     cwaker w;
     cw_init(&w);
     weft_cancelled_op op = {0}, idle = {0};
@@ -152,7 +159,8 @@ static void cancel_cancelled_wait_leaves_no_waker(void) {
     weft_cancel_token_cancel(t); /* finds no waiter */
     CHECK_EQ(atomic_load(&w.wakes), 0);
     /* dropping a wait that was woken but not re-polled: nothing left either */
-    tok *u = weft_cancel_token_new();
+    tok *u;
+    CHECK_EQ(weft_cancel_token_new(&u), 0);
     CHECK_EQ(poll_op(u, &w, &op), WEFT_PENDING);
     weft_cancel_token_cancel(u);
     CHECK_EQ(atomic_load(&w.wakes), 1);
@@ -166,10 +174,12 @@ static void cancel_cancelled_wait_leaves_no_waker(void) {
 /* More waiters than one wake batch (32), spread over a subtree. */
 static void cancel_wakes_more_waiters_than_a_batch(void) {
     enum { N = 100 };
-    tok *root = weft_cancel_token_new();
-    tok *kids[3] = {weft_cancel_token_child(root), NULL, NULL};
-    kids[1] = weft_cancel_token_child(kids[0]);
-    kids[2] = weft_cancel_token_child(root);
+    tok *root;
+    CHECK_EQ(weft_cancel_token_new(&root), 0);
+    tok *kids[3];
+    CHECK_EQ(weft_cancel_token_child(&kids[0], root), 0);
+    CHECK_EQ(weft_cancel_token_child(&kids[1], kids[0]), 0);
+    CHECK_EQ(weft_cancel_token_child(&kids[2], root), 0);
     tok *where[4] = {root, kids[0], kids[1], kids[2]};
     static cwaker w[N];
     static weft_cancelled_op op[N];
@@ -209,7 +219,7 @@ static void big_hook(void *arg) {
 }
 
 static void cancel_waiters_leaving_between_wake_batches(void) {
-    big.t = weft_cancel_token_new();
+    CHECK_EQ(weft_cancel_token_new(&big.t), 0);
     hook_waker first;
     hw_init(&first, big_hook, NULL);
     weft_cancelled_op op0 = {0};
@@ -238,10 +248,13 @@ static void cancel_waiters_leaving_between_wake_batches(void) {
 /* ---- trees -------------------------------------------------------------- */
 
 static void cancel_parent_cancels_children_and_grandchildren(void) {
-    tok *root = weft_cancel_token_new();
-    tok *a = weft_cancel_token_child(root), *b = weft_cancel_token_child(root);
-    tok *aa = weft_cancel_token_child(a), *ab = weft_cancel_token_child(a);
-    tok *aaa = weft_cancel_token_child(aa);
+    tok *root, *a, *b, *aa, *ab, *aaa;
+    CHECK_EQ(weft_cancel_token_new(&root), 0);
+    CHECK_EQ(weft_cancel_token_child(&a, root), 0);
+    CHECK_EQ(weft_cancel_token_child(&b, root), 0);
+    CHECK_EQ(weft_cancel_token_child(&aa, a), 0);
+    CHECK_EQ(weft_cancel_token_child(&ab, a), 0);
+    CHECK_EQ(weft_cancel_token_child(&aaa, aa), 0);
     tok *all[] = {root, a, b, aa, ab, aaa};
     for (int i = 0; i < 6; i++) CHECK_EQ(weft_cancel_token_is_cancelled(all[i]), 0);
     weft_cancel_token_cancel(root);
@@ -250,9 +263,12 @@ static void cancel_parent_cancels_children_and_grandchildren(void) {
 }
 
 static void cancel_child_does_not_cancel_parent_or_siblings(void) {
-    tok *root = weft_cancel_token_new();
-    tok *a = weft_cancel_token_child(root), *b = weft_cancel_token_child(root);
-    tok *aa = weft_cancel_token_child(a), *ba = weft_cancel_token_child(b);
+    tok *root, *a, *b, *aa, *ba;
+    CHECK_EQ(weft_cancel_token_new(&root), 0);
+    CHECK_EQ(weft_cancel_token_child(&a, root), 0);
+    CHECK_EQ(weft_cancel_token_child(&b, root), 0);
+    CHECK_EQ(weft_cancel_token_child(&aa, a), 0);
+    CHECK_EQ(weft_cancel_token_child(&ba, b), 0);
     weft_cancel_token_cancel(a);
     CHECK_EQ(weft_cancel_token_is_cancelled(a), 1);
     CHECK_EQ(weft_cancel_token_is_cancelled(aa), 1);
@@ -268,10 +284,13 @@ static void cancel_child_does_not_cancel_parent_or_siblings(void) {
 }
 
 static void cancel_child_of_cancelled_parent_is_born_cancelled(void) {
-    tok *root = weft_cancel_token_new();
-    tok *a = weft_cancel_token_child(root);
+    tok *root, *a;
+    CHECK_EQ(weft_cancel_token_new(&root), 0);
+    CHECK_EQ(weft_cancel_token_child(&a, root), 0);
     weft_cancel_token_cancel(root);
-    tok *b = weft_cancel_token_child(a), *c = weft_cancel_token_child(b);
+    tok *b, *c;
+    CHECK_EQ(weft_cancel_token_child(&b, a), 0);
+    CHECK_EQ(weft_cancel_token_child(&c, b), 0);
     CHECK(b && c);
     CHECK_EQ(weft_cancel_token_is_cancelled(b), 1);
     CHECK_EQ(weft_cancel_token_is_cancelled(c), 1);
@@ -286,9 +305,10 @@ static void cancel_child_of_cancelled_parent_is_born_cancelled(void) {
 }
 
 static void cancel_waiter_on_grandchild_is_woken_by_root(void) {
-    tok *root = weft_cancel_token_new();
-    tok *a = weft_cancel_token_child(root);
-    tok *aa = weft_cancel_token_child(a);
+    tok *root, *a, *aa;
+    CHECK_EQ(weft_cancel_token_new(&root), 0);
+    CHECK_EQ(weft_cancel_token_child(&a, root), 0);
+    CHECK_EQ(weft_cancel_token_child(&aa, a), 0);
     cwaker w;
     cw_init(&w);
     weft_cancelled_op op = {0};
@@ -303,10 +323,12 @@ static void cancel_waiter_on_grandchild_is_woken_by_root(void) {
 }
 
 static void cancel_parent_dropped_before_children_still_cancels_them(void) {
-    tok *root = weft_cancel_token_new();
-    tok *a = weft_cancel_token_child(root);
-    tok *aa = weft_cancel_token_child(a), *ab = weft_cancel_token_child(a);
-    tok *aaa = weft_cancel_token_child(aa);
+    tok *root, *a, *aa, *ab, *aaa;
+    CHECK_EQ(weft_cancel_token_new(&root), 0);
+    CHECK_EQ(weft_cancel_token_child(&a, root), 0);
+    CHECK_EQ(weft_cancel_token_child(&aa, a), 0);
+    CHECK_EQ(weft_cancel_token_child(&ab, a), 0);
+    CHECK_EQ(weft_cancel_token_child(&aaa, aa), 0);
     weft_cancel_token_drop(a);
     weft_cancel_token_drop(aa);
     /* a and aa only live on as the path from root to ab and aaa */
@@ -321,10 +343,11 @@ static void cancel_parent_dropped_before_children_still_cancels_them(void) {
 
 static void cancel_intermediate_dropped_then_cancel_root_of_subtree(void) {
     /* Cancelling a child whose own parent handle is gone. */
-    tok *root = weft_cancel_token_new();
-    tok *a = weft_cancel_token_child(root);
-    tok *aa = weft_cancel_token_child(a);
-    tok *aaa = weft_cancel_token_child(aa);
+    tok *root, *a, *aa, *aaa;
+    CHECK_EQ(weft_cancel_token_new(&root), 0);
+    CHECK_EQ(weft_cancel_token_child(&a, root), 0);
+    CHECK_EQ(weft_cancel_token_child(&aa, a), 0);
+    CHECK_EQ(weft_cancel_token_child(&aaa, aa), 0);
     weft_cancel_token_drop(root);
     weft_cancel_token_drop(aa);
     weft_cancel_token_cancel(a);
@@ -346,7 +369,7 @@ static void cancel_random_trees_dropped_in_any_order_free_everything(void) {
         int parent[NODES], model[NODES];
         tok *h[HANDLES];
         int nh = 0;
-        node[0] = weft_cancel_token_new();
+        CHECK_EQ(weft_cancel_token_new(&node[0]), 0);
         parent[0] = -1;
         model[0] = 0;
         h[nh++] = node[0];
@@ -362,7 +385,7 @@ static void cancel_random_trees_dropped_in_any_order_free_everything(void) {
                     if (x == c) model[k] = 1;
                 }
             }
-            node[i] = weft_cancel_token_child(node[p]);
+            CHECK_EQ(weft_cancel_token_child(&node[i], node[p]), 0);
             CHECK(node[i]);
             parent[i] = p;
             model[i] = model[p];
@@ -407,8 +430,9 @@ weft_async_fn(wake_test_poll, wake_test) {
 
 static void cancel_wakes_a_waiting_task(void) {
     weft_rt *rt = new_rt();
-    tok *root = weft_cancel_token_new();
-    tok *child = weft_cancel_token_child(root);
+    tok *root, *child;
+    CHECK_EQ(weft_cancel_token_new(&root), 0);
+    CHECK_EQ(weft_cancel_token_child(&child, root), 0);
     wake_test t = {.t = root};
     CHECK_EQ(weft_block_on(rt, wake_test_poll, &t), 0);
     CHECK_EQ(t.parked, 1);
@@ -449,9 +473,9 @@ weft_async_fn(many_test_poll, many_test) {
 static void cancel_wakes_many_waiting_tasks_in_the_subtree(void) {
     weft_rt *rt = new_rt();
     many_test t = {0};
-    t.where[0] = weft_cancel_token_new();
-    t.where[1] = weft_cancel_token_child(t.where[0]);
-    t.where[2] = weft_cancel_token_child(t.where[1]);
+    CHECK_EQ(weft_cancel_token_new(&t.where[0]), 0);
+    CHECK_EQ(weft_cancel_token_child(&t.where[1], t.where[0]), 0);
+    CHECK_EQ(weft_cancel_token_child(&t.where[2], t.where[1]), 0);
     CHECK_EQ(weft_block_on(rt, many_test_poll, &t), 0);
     CHECK_EQ(t.done, MANY);
     CHECK_EQ(held(rt), 0);
@@ -479,7 +503,8 @@ weft_async_fn(abort_test_poll, abort_test) {
 
 static void cancel_aborted_waiting_task_leaves_no_waker(void) {
     weft_rt *rt = new_rt();
-    tok *t = weft_cancel_token_new();
+    tok *t;
+    CHECK_EQ(weft_cancel_token_new(&t), 0);
     abort_test a = {.t = t};
     CHECK_EQ(weft_block_on(rt, abort_test_poll, &a), 0);
     CHECK_EQ(a.status, -ECANCELED);
@@ -564,8 +589,9 @@ static void cancel_racing_with_dropped_and_repolled_waits(void) {
     race_start(&s, &th);
     for (int iter = 0; iter < RACE_ITERS; iter++) {
         int k = (iter % 8 == 0) ? RACE_K : 1 + (int)(test_rand(&rng) % 3);
-        tok *root = weft_cancel_token_new();
-        tok *child = weft_cancel_token_child(root);
+        tok *root, *child;
+        CHECK_EQ(weft_cancel_token_new(&root), 0);
+        CHECK_EQ(weft_cancel_token_child(&child, root), 0);
         tok *on[RACE_K];
         int action[RACE_K], repoll[RACE_K];
         for (int i = 0; i < k; i++) {
@@ -635,9 +661,9 @@ weft_async_fn(task_race_poll, task_race) {
                 uint64_t x = test_rand(&self->rng);
                 self->yields = (int)(x % 64);
                 self->late = (int)((x >> 40) % 3) == 0;
-                self->s->t = weft_cancel_token_new();
+                weft_cancel_token_new(&self->s->t);
                 self->s->spin = (unsigned)((x >> 8) % 2000);
-                self->child = weft_cancel_token_child(self->s->t);
+                weft_cancel_token_child(&self->child, self->s->t);
                 self->a = spawn_waiter(cx->rt, self->child);
                 self->b = spawn_waiter(cx->rt, self->child);
             }
@@ -714,9 +740,9 @@ weft_async_fn(stress_poll, stress_frame) {
             pthread_barrier_wait(&self->s->round); /* main made r and c */
             {
                 stress_shared *s = self->s;
-                self->mine[0] = weft_cancel_token_child(s->c);
-                self->mine[1] = weft_cancel_token_child(self->mine[0]);
-                self->mine[2] = weft_cancel_token_child(self->mine[1]);
+                if (weft_cancel_token_child(&self->mine[0], s->c) != 0) self->bad++;
+                if (weft_cancel_token_child(&self->mine[1], self->mine[0]) != 0) self->bad++;
+                if (weft_cancel_token_child(&self->mine[2], self->mine[1]) != 0) self->bad++;
                 self->mine[3] = weft_cancel_token_clone(s->r);
                 for (int i = 0; i < 4; i++) self->h[i] = spawn_waiter(cx->rt, self->mine[i]);
                 spin((unsigned)(test_rand(&self->rng) % 2000));
@@ -776,8 +802,8 @@ static void cancel_threads_share_a_tree_under_stress(void) {
         CHECK_EQ(pthread_create(&th[i], NULL, stress_thread, &args[i]), 0);
     }
     for (int r = 0; r < ROUNDS; r++) {
-        s.r = weft_cancel_token_new();
-        s.c = weft_cancel_token_child(s.r);
+        CHECK_EQ(weft_cancel_token_new(&s.r), 0);
+        CHECK_EQ(weft_cancel_token_child(&s.c, s.r), 0);
         pthread_barrier_wait(&s.round);
         pthread_barrier_wait(&s.round);
         CHECK_EQ(weft_cancel_token_is_cancelled(s.c), 1);

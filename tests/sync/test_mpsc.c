@@ -349,7 +349,7 @@ static void mpsc_cancelled_recv_leaves_no_registration(void) {
     weft_mpsc_rx *rx;
     CHECK_EQ(weft_mpsc_new(&tx, &rx, 1, sizeof(int), NULL), 0);
     receiver *r;
-    weft_task_new(&r, rt, receiver_poll);
+    CHECK_EQ(weft_task_new(&r, rt, receiver_poll), 0);
     r->rx = rx;
     r->max = 1;
     parked_test t = {.h = weft_task_spawn(r)};
@@ -372,7 +372,7 @@ static void mpsc_cancelled_send_leaves_no_waiter(void) {
     int v = 1, out = 0;
     CHECK_EQ(weft_mpsc_try_send(tx, &v), 0); /* full */
     sender *s;
-    weft_task_new(&s, rt, sender_poll);
+    CHECK_EQ(weft_task_new(&s, rt, sender_poll), 0);
     s->tx = tx;
     s->from = 10;
     s->to = 11;
@@ -853,7 +853,7 @@ static void mpsc_aborted_task_releases_its_permit_in_finally(void) {
     CHECK_EQ(weft_mpsc_new(&tx, &rx, 1, sizeof(int), NULL), 0);
     CHECK_EQ(weft_mpsc_new(&ntx, &nrx, 1, sizeof(int), NULL), 0);
     holder *h;
-    weft_task_new(&h, rt, holder_poll);
+    CHECK_EQ(weft_task_new(&h, rt, holder_poll), 0);
     h->tx = tx;
     h->never = nrx;
     parked_test t = {.h = weft_task_spawn(h)};

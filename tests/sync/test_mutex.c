@@ -317,7 +317,7 @@ weft_async_fn(locker_poll, locker) {
 
 static weft_task *spawn_locker(weft_rt *rt, weft_mutex *m, int *got) {
     locker *l;
-    weft_task_new(&l, rt, locker_poll);
+    if (weft_task_new(&l, rt, locker_poll) != 0) return NULL;
     l->m = m;
     l->got = got;
     return weft_task_spawn(l);
@@ -428,8 +428,7 @@ weft_async_fn(mt_task_poll, mt_task) {
 
 static weft_task *mt_make(weft_rt *rt, const spawn_all *sa, int i) {
     mt_task *t;
-    weft_task_new(&t, rt, mt_task_poll);
-    if (!t) return NULL;
+    if (weft_task_new(&t, rt, mt_task_poll) != 0) return NULL;
     (void)i;
     t->sh = sa->arg;
     return weft_task_spawn(t);
@@ -441,7 +440,7 @@ static void mutex_shared_by_threads_loses_no_increment(void) {
     spawn_all m[MT_THREADS];
     for (int i = 0; i < MT_THREADS; i++)
         m[i] = (spawn_all){.make = mt_make, .arg = sh, .n = MT_TASKS};
-    CHECK_EQ(run_on_threads(MT_THREADS, spawn_all_poll, m, sizeof m[0]), 0);
+    CHECK_EQ(run_on_threads(MT_THREADS, spawn_all_poll, m), 0);
     CHECK_EQ(sh->count, (long)MT_THREADS * MT_TASKS * MT_ROUNDS);
     free(sh);
 }
@@ -587,8 +586,7 @@ weft_async_fn(rw_task_poll, rw_task) {
 
 static weft_task *rw_make(weft_rt *rt, const spawn_all *sa, int i) {
     rw_task *t;
-    weft_task_new(&t, rt, rw_task_poll);
-    if (!t) return NULL;
+    if (weft_task_new(&t, rt, rw_task_poll) != 0) return NULL;
     t->sh = sa->arg;
     t->writer = i == 0;
     return weft_task_spawn(t);
@@ -600,7 +598,7 @@ static void rwlock_shared_by_threads_keeps_writers_exclusive(void) {
     spawn_all m[RW_THREADS];
     for (int i = 0; i < RW_THREADS; i++)
         m[i] = (spawn_all){.make = rw_make, .arg = sh, .n = RW_TASKS};
-    CHECK_EQ(run_on_threads(RW_THREADS, spawn_all_poll, m, sizeof m[0]), 0);
+    CHECK_EQ(run_on_threads(RW_THREADS, spawn_all_poll, m), 0);
     CHECK_EQ(atomic_load(&sh->bad), 0);
     CHECK_EQ(sh->writes, (long)RW_THREADS * (RW_ROUNDS / 4));
     free(sh);

@@ -64,8 +64,7 @@ weft_async_fn(waiter_poll, waiter) {
 static weft_task *spawn_waiter(weft_rt *rt, weft_notify *n, int id, int *log, int *log_n,
                                sem_t *parked_sem) {
     waiter *w;
-    weft_task_new(&w, rt, waiter_poll);
-    if (!w) return NULL;
+    if (weft_task_new(&w, rt, waiter_poll) != 0) return NULL;
     w->n = n;
     w->id = id;
     w->log = log;

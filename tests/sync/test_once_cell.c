@@ -260,7 +260,7 @@ static void once_cell_raced_by_threads_initializes_each_cell_once(void) {
     oc_main m[OC_THREADS];
     for (int i = 0; i < OC_THREADS; i++)
         m[i] = (oc_main){.sh = sh};
-    CHECK_EQ(run_on_threads(OC_THREADS, oc_main_poll, m, sizeof m[0]), 0);
+    CHECK_EQ(run_on_threads(OC_THREADS, oc_main_poll, m), 0);
     for (int i = 0; i < OC_CELLS; i++) CHECK_EQ(atomic_load(&sh->inits[i]), 1);
     CHECK_EQ(atomic_load(&sh->bad), 0);
     free(sh);

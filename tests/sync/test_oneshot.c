@@ -450,7 +450,7 @@ static void oneshot_aborted_closed_wait_leaves_no_registration(void) {
     weft_oneshot_rx *rx;
     CHECK_EQ(weft_oneshot_new(&tx, &rx, sizeof(int), NULL), 0);
     closed_waiter *w;
-    weft_task_new(&w, rt, closed_waiter_poll);
+    CHECK_EQ(weft_task_new(&w, rt, closed_waiter_poll), 0);
     w->tx = tx;
     abort_test t = {.h = weft_task_spawn(w)};
     CHECK_EQ(weft_block_on(rt, abort_after_park_poll, &t), 0);
@@ -474,7 +474,7 @@ static void oneshot_aborted_recv_leaves_no_registration(void) {
     weft_oneshot_rx *rx;
     CHECK_EQ(weft_oneshot_new(&tx, &rx, sizeof(int), NULL), 0);
     receiver *r;
-    weft_task_new(&r, rt, receiver_poll);
+    CHECK_EQ(weft_task_new(&r, rt, receiver_poll), 0);
     r->rx = rx;
     abort_test t = {.h = weft_task_spawn(r)};
     CHECK_EQ(weft_block_on(rt, abort_after_park_poll, &t), 0);
@@ -493,7 +493,7 @@ static void oneshot_value_sent_after_cancelled_recv_is_still_received(void) {
     weft_oneshot_rx *rx;
     CHECK_EQ(weft_oneshot_new(&tx, &rx, sizeof(int), NULL), 0);
     receiver *victim;
-    weft_task_new(&victim, rt, receiver_poll);
+    CHECK_EQ(weft_task_new(&victim, rt, receiver_poll), 0);
     victim->rx = rx;
     abort_test t = {.h = weft_task_spawn(victim)};
     CHECK_EQ(weft_block_on(rt, abort_after_park_poll, &t), 0);

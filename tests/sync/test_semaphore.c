@@ -494,7 +494,7 @@ typedef struct race_test {
 
 static weft_task *spawn_worker(weft_rt *rt, weft_semaphore *s, int *flag) {
     worker *w;
-    weft_task_new(&w, rt, worker_poll);
+    if (weft_task_new(&w, rt, worker_poll) != 0) return NULL;
     w->s = s;
     w->n = 1;
     w->got = flag;
@@ -606,8 +606,7 @@ weft_async_fn(st_task_poll, st_task) {
 
 static weft_task *st_make(weft_rt *rt, const spawn_all *sa, int i) {
     st_task *t;
-    weft_task_new(&t, rt, st_task_poll);
-    if (!t) return NULL;
+    if (weft_task_new(&t, rt, st_task_poll) != 0) return NULL;
     t->sh = sa->arg;
     t->rng = sa->seed + (uint64_t)i * 7919;
     return weft_task_spawn(t);
@@ -620,7 +619,7 @@ static void semaphore_shared_by_threads_keeps_its_bound(void) {
     for (int i = 0; i < ST_THREADS; i++)
         m[i] = (spawn_all){.make = st_make, .arg = sh, .seed = 0x1234567ull * (uint64_t)(i + 1),
                            .n = ST_TASKS};
-    CHECK_EQ(run_on_threads(ST_THREADS, spawn_all_poll, m, sizeof m[0]), 0);
+    CHECK_EQ(run_on_threads(ST_THREADS, spawn_all_poll, m), 0);
     CHECK_EQ(atomic_load(&sh->over), 0);
     CHECK_EQ(atomic_load(&sh->acquired), (long)ST_THREADS * ST_TASKS * ST_ROUNDS);
     CHECK_EQ(weft_semaphore_available(&sh->s), 3);

@@ -179,15 +179,18 @@ static void watch_subscribe_has_seen_current_and_clone_copies_seen_version(void)
     CHECK_EQ(new_int(&tx, &rx, 0), 0);
     int v = 1;
     CHECK_EQ(weft_watch_send(tx, &v), 0);
-    weft_watch_rx *sub = weft_watch_subscribe(tx);
+    weft_watch_rx *sub;
+    CHECK_EQ(weft_watch_subscribe(&sub, tx), 0);
     CHECK(sub != NULL);
     CHECK_EQ(weft_watch_has_changed(sub), 0);
     CHECK_EQ(borrow_int(sub), 1);
-    weft_watch_rx *c1 = weft_watch_rx_clone(rx); /* rx has not seen 1 */
+    weft_watch_rx *c1;
+    CHECK_EQ(weft_watch_rx_clone(&c1, rx), 0); /* rx has not seen 1 */
     CHECK(c1 != NULL);
     CHECK_EQ(weft_watch_has_changed(c1), 1);
     weft_watch_mark_seen(rx);
-    weft_watch_rx *c2 = weft_watch_rx_clone(rx);
+    weft_watch_rx *c2;
+    CHECK_EQ(weft_watch_rx_clone(&c2, rx), 0);
     CHECK_EQ(weft_watch_has_changed(c2), 0);
     CHECK_EQ(weft_watch_has_changed(c1), 1); /* each keeps its own */
     CHECK_EQ(weft_watch_receiver_count(tx), 4);
@@ -247,7 +250,7 @@ static void watch_send_replace_stores_without_receivers_and_returns_the_old_valu
     CHECK(cur == p2);
     payload_unref(cur);
     /* a subscriber reopens the channel and has seen p2 */
-    rx = weft_watch_subscribe(tx);
+    CHECK_EQ(weft_watch_subscribe(&rx, tx), 0);
     CHECK(!weft_watch_tx_is_closed(tx));
     CHECK_EQ(weft_watch_has_changed(rx), 0);
     payload *p3 = payload_new(3);
@@ -304,7 +307,8 @@ static void watch_tx_drop_wakes_pending_changed_with_epipe(void) {
     weft_watch_tx *tx;
     weft_watch_rx *rx;
     CHECK_EQ(new_int(&tx, &rx, 0), 0);
-    weft_watch_rx *rx2 = weft_watch_subscribe(tx);
+    weft_watch_rx *rx2;
+    CHECK_EQ(weft_watch_subscribe(&rx2, tx), 0);
     cwaker w, w2;
     cw_init(&w);
     cw_init(&w2);
@@ -328,7 +332,8 @@ static void watch_tx_closed_completes_when_the_last_receiver_goes(void) {
     weft_watch_tx *tx;
     weft_watch_rx *rx;
     CHECK_EQ(new_int(&tx, &rx, 0), 0);
-    weft_watch_rx *rx2 = weft_watch_rx_clone(rx);
+    weft_watch_rx *rx2;
+    CHECK_EQ(weft_watch_rx_clone(&rx2, rx), 0);
     CHECK_EQ(weft_watch_receiver_count(tx), 2);
     cwaker w;
     cw_init(&w);
@@ -411,8 +416,8 @@ static void watch_tx_closed_task_is_woken_by_the_last_rx_drop(void) {
     weft_rt *rt = new_rt();
     closed_test t = {0};
     CHECK_EQ(new_int(&t.tx, &t.rx[0], 0), 0);
-    t.rx[1] = weft_watch_subscribe(t.tx);
-    t.rx[2] = weft_watch_rx_clone(t.rx[0]);
+    CHECK_EQ(weft_watch_subscribe(&t.rx[1], t.tx), 0);
+    CHECK_EQ(weft_watch_rx_clone(&t.rx[2], t.rx[0]), 0);
     CHECK_EQ(weft_block_on(rt, closed_test_poll, &t), 0);
     CHECK_EQ(t.done_early, 0);
     CHECK_EQ(held(rt), 0);
@@ -427,7 +432,7 @@ static void watch_receiver_count_follows_subscribe_clone_and_drop(void) {
     CHECK_EQ(weft_watch_receiver_count(tx), 1);
     weft_watch_rx *r[6];
     for (int i = 0; i < 6; i++) {
-        r[i] = i % 2 ? weft_watch_subscribe(tx) : weft_watch_rx_clone(rx);
+        CHECK_EQ(i % 2 ? weft_watch_subscribe(&r[i], tx) : weft_watch_rx_clone(&r[i], rx), 0);
         CHECK(r[i] != NULL);
         CHECK_EQ(weft_watch_receiver_count(tx), (size_t)i + 2);
     }
@@ -446,7 +451,8 @@ static void watch_last_handle_frees_in_either_order(void) {
         weft_watch_rx *rx;
         payload *p = payload_new(order);
         CHECK_EQ(weft_watch_new(&tx, &rx, sizeof(payload *), &p, payload_clone_hook, payload_drop_hook), 0);
-        weft_watch_rx *rx2 = weft_watch_rx_clone(rx);
+        weft_watch_rx *rx2;
+        CHECK_EQ(weft_watch_rx_clone(&rx2, rx), 0);
         if (order) {
             weft_watch_tx_drop(tx);
             weft_watch_rx_drop(rx);
@@ -473,7 +479,8 @@ static void watch_clone_and_drop_hooks_balance(void) {
     payload *p = payload_new(0);
     CHECK_EQ(weft_watch_new(&tx, &rx, sizeof(payload *), &p, payload_clone_hook, payload_drop_hook), 0);
     CHECK_EQ(atomic_load(&clones), 0); /* initial taken over, not cloned */
-    weft_watch_rx *rx2 = weft_watch_subscribe(tx);
+    weft_watch_rx *rx2;
+    CHECK_EQ(weft_watch_subscribe(&rx2, tx), 0);
     for (int i = 1; i <= 10; i++) {
         payload *n = payload_new(i);
         CHECK_EQ(weft_watch_send(tx, &n), 0);
@@ -553,7 +560,8 @@ static void watch_send_wakes_every_waiting_receiver(void) {
     static cwaker w[MANY];
     int st = 0;
     for (int i = 0; i < MANY; i++) {
-        r[i] = i ? weft_watch_subscribe(tx) : rx;
+        r[i] = rx;
+        if (i) CHECK_EQ(weft_watch_subscribe(&r[i], tx), 0);
         cw_init(&w[i]);
         CHECK_EQ(poll_changed(r[i], &w[i], &st), WEFT_PENDING);
     }
@@ -610,7 +618,8 @@ static void watch_rx_drop_while_parked_leaves_nothing(void) {
     weft_watch_tx *tx;
     weft_watch_rx *rx;
     CHECK_EQ(new_int(&tx, &rx, 0), 0);
-    weft_watch_rx *rx2 = weft_watch_subscribe(tx);
+    weft_watch_rx *rx2;
+    CHECK_EQ(weft_watch_subscribe(&rx2, tx), 0);
     cwaker w;
     cw_init(&w);
     int st = 99;
@@ -687,7 +696,7 @@ weft_async_fn(task_test_poll, task_test) {
         for (self->i = 0; self->i < TASKS; self->i++) {
             watcher *w;
             weft_task_new(&w, cx->rt, watcher_poll);
-            w->rx = weft_watch_subscribe(self->tx);
+            weft_watch_subscribe(&w->rx, self->tx);
             w->until = self->sends;
             w->drop_rx = 1;
             self->h[self->i] = weft_task_spawn(w);
@@ -739,7 +748,8 @@ weft_async_fn(close_task_test_poll, close_task_test) {
         for (self->i = 0; self->i < 2; self->i++) {
             watcher *w;
             weft_task_new(&w, cx->rt, watcher_poll);
-            w->rx = self->i ? weft_watch_subscribe(self->tx) : self->rx;
+            w->rx = self->rx;
+            if (self->i) weft_watch_subscribe(&w->rx, self->tx);
             w->until = 1000;
             w->drop_rx = 1;
             self->h[self->i] = weft_task_spawn(w);
@@ -796,7 +806,7 @@ static void watch_aborted_waiting_task_leaves_no_waker(void) {
     weft_watch_rx *rx;
     CHECK_EQ(new_int(&tx, &rx, 0), 0);
     watcher *w;
-    weft_task_new(&w, rt, watcher_poll);
+    CHECK_EQ(weft_task_new(&w, rt, watcher_poll), 0);
     w->rx = rx; /* not dropped by the task: the rx outlives it */
     w->until = 1;
     abort_test t = {.h = weft_task_spawn(w)};
@@ -892,7 +902,7 @@ typedef struct race_test {
 
 static weft_task *spawn_watcher(weft_rt *rt, weft_watch_rx *rx, int until) {
     watcher *w;
-    weft_task_new(&w, rt, watcher_poll);
+    if (weft_task_new(&w, rt, watcher_poll) != 0) return NULL;
     w->rx = rx;
     w->until = until;
     return weft_task_spawn(w);
@@ -908,8 +918,9 @@ weft_async_fn(race_test_poll, race_test) {
                 self->yields = (int)((x >> 8) % 40);
                 self->s->spin = (unsigned)((x >> 16) % 2000);
                 self->s->value = self->i;
-                self->ra = weft_watch_subscribe(self->s->tx);
-                self->rb = self->with_b ? weft_watch_subscribe(self->s->tx) : NULL;
+                weft_watch_subscribe(&self->ra, self->s->tx);
+                self->rb = NULL;
+                if (self->with_b) weft_watch_subscribe(&self->rb, self->s->tx);
             }
             self->a = spawn_watcher(cx->rt, self->ra, self->i);
             self->b = self->with_b ? spawn_watcher(cx->rt, self->rb, self->i) : NULL;
@@ -1096,7 +1107,7 @@ static void watch_tx_drop_racing_with_receiver_drops_frees_once(void) {
         CHECK_EQ(new_int(&tx, &d.rx[0], 0), 0);
         int st = 0;
         for (int i = 0; i < DROP_RX; i++) {
-            if (i) d.rx[i] = weft_watch_subscribe(tx);
+            if (i) CHECK_EQ(weft_watch_subscribe(&d.rx[i], tx), 0);
             cw_init(&d.w[i]);
             d.w[i].base.vtable = &slow_vtable;
             if (poll_changed(d.rx[i], &d.w[i], &st) != WEFT_PENDING) bad++;
@@ -1244,7 +1255,9 @@ static void watch_threads_see_values_in_order_and_end_at_the_last(void) {
     stress_arg args[STRESS_RX + 1];
     memset(args, 0, sizeof args);
     for (int i = 0; i < STRESS_RX; i++) {
-        args[i].w.rx = i == 0 ? rx : i == 1 ? weft_watch_subscribe(tx) : weft_watch_rx_clone(rx);
+        args[i].w.rx = rx;
+        if (i == 1) CHECK_EQ(weft_watch_subscribe(&args[i].w.rx, tx), 0);
+        if (i > 1) CHECK_EQ(weft_watch_rx_clone(&args[i].w.rx, rx), 0);
         args[i].w.use_update = i & 1;
     }
     args[STRESS_RX].tx = tx;
