@@ -1797,10 +1797,61 @@ static void from_fd_makes_the_socket_nonblocking(void) {
     close(peer);
 }
 
+/* ---- the result convention: res may be NULL ------------------------------ */
+
+/* Every operation, given NULL for its result, still does its work. */
+typedef struct null_results {
+    weft_frame fr;
+    weft_tcp_listener *l;
+    weft_addr addr;
+    weft_connect_op cop;
+    weft_tcp *client, *server;
+    weft_write_op wr;
+    weft_line_reader lr;
+    char buf[16];
+    const char *line;
+    char got[8]; /* the line, copied before the reader's buffer goes */
+    int lr_ok;
+} null_results;
+
+weft_async_fn(null_results_poll, null_results) {
+    weft_async (self) {
+        weft_await(weft_tcp_connect(&self->cop, cx, &self->addr, 1000, &self->client, NULL));
+        weft_await(weft_tcp_accept(self->l, cx, &self->server, NULL, NULL));
+        weft_await(weft_tcp_write(self->client, cx, "ab", 2, NULL));
+        weft_await(weft_tcp_write_all(self->client, cx, &self->wr, "c\nd\n", 4, NULL));
+        weft_await(weft_tcp_read(self->server, cx, self->buf, 2, NULL));
+        self->lr_ok = weft_line_reader_init(&self->lr, self->server, 16) == 0;
+        if (!self->lr_ok) weft_return;
+        weft_await(weft_read_line(&self->lr, cx, 8, &self->line, NULL));
+        if (self->line) snprintf(self->got, sizeof self->got, "%s", self->line);
+    weft_finally:
+        if (self->lr_ok) weft_line_reader_free(&self->lr);
+    }
+    return WEFT_READY;
+}
+
+static void results_may_be_null(void) {
+    weft_rt *rt = new_rt();
+    null_results t = {.l = listen_v4()};
+    CHECK(t.l);
+    CHECK_EQ(weft_tcp_listener_addr(t.l, &t.addr), 0);
+    CHECK_EQ(weft_block_on(rt, null_results_poll, &t), 0);
+    CHECK(t.client && t.server);
+    CHECK_EQ(memcmp(t.buf, "ab", 2), 0);
+    CHECK(t.line != NULL);
+    CHECK_STR(t.got, "c");
+    weft_tcp_close(t.client);
+    weft_tcp_close(t.server);
+    weft_tcp_listener_close(t.l);
+    weft_rt_free(rt);
+}
+
 int main(int argc, char **argv) {
     return test_main(argc, argv,
                      (const test_case[]){
                          TEST(listen_on_port_zero_gets_a_real_port),
+                         TEST(results_may_be_null),
                          TEST(listen_str_rejects_bad_strings),
                          TEST(listen_on_a_used_port_gives_eaddrinuse),
                          TEST(accept_connect_round_trip_v4),
