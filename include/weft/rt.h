@@ -28,10 +28,12 @@
  *     sections run) and frees everything.
  *
  * Thread rules: a runtime is driven by one thread at a time (the one inside
- * weft_block_on).  weft_task_new / weft_task_spawn must be called on the
- * thread that drives it (from its tasks) or, while it is not being driven,
- * on the thread that owns it.  Join handles may be aborted and released from
- * any thread; wakers may be used from any thread.
+ * weft_block_on; a second thread calling it meanwhile gets -EDEADLK).
+ * weft_task_new / weft_task_spawn must be called on the thread that drives it
+ * (from its tasks) or, while it is not being driven, on the thread that owns
+ * it.  weft_rt_free is called from outside the runtime, when no thread drives
+ * it (see there: the misuses it can see abort).  Join handles may be aborted
+ * and released from any thread; wakers may be used from any thread.
  */
 #ifndef WEFT_RT_H
 #define WEFT_RT_H
@@ -73,7 +75,21 @@ int weft_rt_new(weft_rt **out, const weft_rt_config *cfg);
  * timers and I/O registrations, closes its descriptors.  Join handles and
  * wakers that outlive it stay valid to release.  Sockets still open are
  * detached (their operations then fail with -ESHUTDOWN); close them as usual.
- * Must not be called from inside the runtime.  NULL is ignored.
+ * Frames reserved with weft_task_new and not yet spawned are left alone: they
+ * are still the caller's to spawn (the task is then cancelled at once) or to
+ * discard.  NULL is ignored.
+ *
+ * Threads: call it from outside the runtime, on a thread that is not inside
+ * any of its tasks, and when no thread drives it (every weft_block_on on it
+ * has returned, and the return is ordered before this call, e.g. by a
+ * pthread_join).  It aborts, printing "weft: weft_rt_free called from inside
+ * the runtime it frees" on stderr, when called from one of its tasks, from
+ * the future of its weft_block_on, or from a finally section its own shutdown
+ * runs; and it aborts, printing "weft: weft_rt_free called while another
+ * thread drives the runtime", when it sees another thread inside
+ * weft_block_on or weft_rt_free on it (a call racing with one that has not
+ * visibly begun yet is not always seen).  Any call once it has returned uses
+ * freed memory.
  */
 void weft_rt_free(weft_rt *rt);
 
@@ -81,8 +97,10 @@ void weft_rt_free(weft_rt *rt);
  * Drive the future (poll, frame) to completion on this thread, running the
  * runtime's tasks meanwhile.  frame is the caller's and must stay valid and
  * in place until this returns; read its output from it afterwards.
- * Returns 0, -ENOMEM, -EDEADLK when this thread is already inside a
- * runtime, or -EINVAL for NULL arguments.
+ * Returns 0, -ENOMEM, -EINVAL for NULL arguments, or -EDEADLK when this
+ * thread is already inside a runtime (in one of its tasks, in a weft_block_on
+ * future, or in a finally section run by weft_rt_free) or another thread is
+ * driving or freeing rt; nothing is run then.
  */
 int weft_block_on(weft_rt *rt, weft_poll_fn poll, void *frame);
 
@@ -90,9 +108,10 @@ int weft_block_on(weft_rt *rt, weft_poll_fn poll, void *frame);
  * Reserve a task that will run poll(frame) and return its frame: zeroed
  * memory of `type`, for you to initialise before weft_task_spawn.  The task
  * belongs to rt (inside a task: cx->rt).  NULL with errno ENOMEM, ESHUTDOWN
- * (runtime shutting down) or EINVAL (alignment above 16).  A frame you
- * decide not to spawn must still be spawned or dropped with
- * weft_task_discard.
+ * (runtime shutting down: called from a finally section run by weft_rt_free)
+ * or EINVAL (alignment above 16).  A frame you decide not to spawn must still
+ * be spawned or dropped with weft_task_discard, also after weft_rt_free
+ * (which leaves it alone).  rt itself must not have been freed.
  */
 #define weft_task_new(rt, type, poll)                                          \
     ((type *)weft_task_alloc((rt), sizeof(type), _Alignof(type), (poll),       \
@@ -104,14 +123,23 @@ void *weft_task_alloc(weft_rt *rt, size_t size, size_t align, weft_poll_fn poll,
 
 /*
  * Schedule the task whose frame came from weft_task_new.  Returns its join
- * handle, owned by the caller (release it with weft_task_release).
+ * handle, owned by the caller (release it with weft_task_release).  When the
+ * runtime is shutting down (from a finally section run by weft_rt_free) or
+ * gone (the frame was reserved before weft_rt_free), the task is cancelled at
+ * once instead: its frame is dropped on this thread (its finally section
+ * runs) and the handle reports -ECANCELED.  A frame that is not waiting to be
+ * spawned (spawned or discarded already) aborts with "weft: weft_task_spawn
+ * of a frame that is not waiting to be spawned" when it can be seen (while
+ * its memory is still the task's).
  */
 weft_task *weft_task_spawn(void *frame);
 
 /* Schedule the task and keep no handle (fire and forget). */
 void weft_task_spawn_detached(void *frame);
 
-/* Free a frame from weft_task_new without running it (its poll never runs). */
+/* Free a frame from weft_task_new without running it (its poll never runs).
+ * Also after weft_rt_free.  Aborts like weft_task_spawn for a frame that is
+ * not waiting to be spawned. */
 void weft_task_discard(void *frame);
 
 /*

@@ -34,7 +34,8 @@
  * state: lifecycle bits and, above them, the reference count.  References are
  * held by: the scheduler from spawn until the task finishes (OWNED); the run
  * queue while the task is queued (one per NOTIFIED episode); the join handle;
- * each waker clone.
+ * each waker clone.  Between weft_task_new and spawn (or discard) the state
+ * is exactly TASK_RESERVED plus one reference, the caller's.
  */
 struct weft_task {
     weft_waker waker;          /* the task is its own waker */
@@ -53,7 +54,8 @@ enum {
     TASK_JOIN_INTEREST = 1u << 4,     /* a join handle exists */
     TASK_JOIN_WAKER = 1u << 5,        /* join_waker is set (access protocol) */
     TASK_OUTCOME_CANCELLED = 1u << 6, /* finished by cancellation */
-    TASK_REF_ONE = 1u << 7,
+    TASK_RESERVED = 1u << 7,          /* from weft_task_new, not spawned yet */
+    TASK_REF_ONE = 1u << 8,
 };
 #define TASK_REF_MAX (UINT32_MAX / TASK_REF_ONE)
 
@@ -179,8 +181,11 @@ struct weft_rt {
     weft_task *lifo;
     unsigned lifo_run;  /* LIFO polls in a row */
     weft_task *current; /* being polled */
-    int driving;        /* inside weft_block_on */
-    int closing;        /* inside weft_rt_free */
+    /* Nonzero while a thread is inside weft_block_on or weft_rt_free.  Atomic
+     * because both claim it with an exchange, so that a second thread
+     * calling either is told (weft_block_on) or stopped (weft_rt_free). */
+    _Atomic int driving;
+    int closing;        /* inside weft_rt_free (read on its thread only) */
     uint32_t next_id;
 
     /* time */
@@ -197,6 +202,10 @@ struct weft_rt {
 
 /* The runtime being driven on this thread, if any. */
 extern _Thread_local weft_rt *weft__tls_rt;
+
+/* A caller bug that cannot be reported as a result: print "weft: what" on
+ * stderr and abort. */
+_Noreturn void weft__rt_misuse(const char *what);
 
 /* Schedule t (holding a queue reference) from whatever thread we are on. */
 void weft__schedule(weft_task *t);
