@@ -105,6 +105,35 @@ void weft__task_drop_ref(weft_task *t);
 
 /* ---- the task heap (src/rt/heap.c) ------------------------------------- */
 
+/*
+ * ASan and the task heap.  The heap carves slots out of its own mappings, so
+ * AddressSanitizer, which only knows malloc's blocks, would take a write past
+ * the end of a frame into the next slot, or a read of a freed task, for a
+ * valid access.  ASan builds therefore poison what is not in use - free
+ * slots, the tail of a slot past the bytes asked for, the 8 spare bytes of an
+ * unshifted 16-aligned task - and unpoison exactly the bytes asked for on
+ * allocation and exactly the words the allocator itself touches (see heap.c).
+ * Everywhere else these macros compile to nothing.  gcc announces ASan with
+ * __SANITIZE_ADDRESS__, clang with __has_feature(address_sanitizer);
+ * __has_feature is a compiler extension, so it is tested for first.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT__ASAN 1
+#endif
+#endif
+
+#ifdef WEFT__ASAN
+#include <sanitizer/asan_interface.h>
+#define WEFT__POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define WEFT__UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define WEFT__POISON(p, n) ((void)(p), (void)(n))
+#define WEFT__UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 typedef struct weft__shared weft__shared;
 
 #define WEFT__CHUNK_SIZE ((size_t)64 * 1024)
@@ -124,8 +153,9 @@ typedef struct weft__heap {
     unsigned walking;                     /* inside weft__heap_foreach */
 } weft__heap;
 
-/* Allocate an 8-aligned slot of at least size bytes (owner thread).
- * *zeroed says whether the memory is known to be zero. */
+/* Allocate an 8-aligned slot of at least size bytes, size >= 32 (owner
+ * thread).  *zeroed says whether the memory is known to be zero.  In ASan
+ * builds exactly size bytes are addressable. */
 void *weft__heap_alloc(weft__shared *sh, size_t size, int *zeroed);
 /* Give wholly free arenas back to the system, keeping a reserve (idle time). */
 void weft__heap_trim(weft__heap *h);

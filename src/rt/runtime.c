@@ -530,7 +530,9 @@ static void dump_task(void *slot, void *arg) {
     weft_task *t = weft__task_of_slot(slot);
     if (!t) return;
     uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
-    if (s & TASK_COMPLETE) return;
+    /* No references: freed off the runtime's thread, not taken back yet
+     * (only its first words are still its own). */
+    if ((s & TASK_COMPLETE) || s < TASK_REF_ONE) return;
     if (s & TASK_RESERVED) { /* its frame may not be filled in yet */
         fprintf(out, "task %u reserved, not spawned, at %s\n", t->id, t->site);
         return;

@@ -131,6 +131,9 @@ void *weft_task_alloc(weft_rt *rt, size_t size, size_t align, weft_poll_fn poll,
     if (align > 8 && ((uintptr_t)slot & 15u) == 0) {
         *(void **)slot = WEFT__TASK_SHIFTED;
         t = (weft_task *)(slot + 8);
+    } else if (align > 8) {
+        /* Not shifted: the 8 spare bytes are after the frame (ASan builds). */
+        WEFT__POISON(slot + WEFT__TASK_HEADER + size, 8);
     }
     t->waker.vtable = &weft__task_waker_vtable;
     /* Not spawned yet: one reference (the caller's), state settles at spawn. */
