@@ -88,8 +88,9 @@ int weft_rt_new(weft_rt **out, const weft_rt_config *cfg);
  * runs; and it aborts, printing "weft: weft_rt_free called while another
  * thread drives the runtime", when it sees another thread inside
  * weft_block_on or weft_rt_free on it (a call racing with one that has not
- * visibly begun yet is not always seen).  Any call once it has returned uses
- * freed memory.
+ * visibly begun yet is not always seen).  Any use of rt once it has returned
+ * (a second weft_rt_free, weft_block_on, weft_task_new) uses freed memory and
+ * is not detected.
  */
 void weft_rt_free(weft_rt *rt);
 
@@ -100,7 +101,9 @@ void weft_rt_free(weft_rt *rt);
  * Returns 0, -ENOMEM, -EINVAL for NULL arguments, or -EDEADLK when this
  * thread is already inside a runtime (in one of its tasks, in a weft_block_on
  * future, or in a finally section run by weft_rt_free) or another thread is
- * driving or freeing rt; nothing is run then.
+ * driving rt; nothing is run then.  (A call racing with weft_rt_free on
+ * another thread may also get -EDEADLK, but is a bug: rt may be freed under
+ * it.)
  */
 int weft_block_on(weft_rt *rt, weft_poll_fn poll, void *frame);
 
