@@ -28,10 +28,12 @@
  *     sections run) and frees everything.
  *
  * Thread rules: a runtime is driven by one thread at a time (the one inside
- * weft_block_on).  weft_task_new / weft_task_spawn must be called on the
- * thread that drives it (from its tasks) or, while it is not being driven,
- * on the thread that owns it.  Join handles may be aborted and released from
- * any thread; wakers may be used from any thread.
+ * weft_block_on; a second thread calling it meanwhile gets -EDEADLK).
+ * weft_task_new / weft_task_spawn must be called on the thread that drives it
+ * (from its tasks) or, while it is not being driven, on the thread that owns
+ * it.  weft_rt_free is called from outside the runtime, when no thread drives
+ * it (see there: the misuses it can see abort).  Join handles may be aborted
+ * and released from any thread; wakers may be used from any thread.
  */
 #ifndef WEFT_RT_H
 #define WEFT_RT_H
@@ -74,17 +76,36 @@ int weft_rt_new(weft_rt **out, const weft_rt_config *cfg);
  * timers and I/O registrations, closes its descriptors.  Join handles and
  * wakers that outlive it stay valid to release.  Sockets still open are
  * detached (their operations then fail with -ESHUTDOWN); close them as usual.
- * Must not be called from inside the runtime.  NULL is ignored.
+ * Frames reserved with weft_task_new and not yet spawned are left alone: they
+ * are still the caller's to spawn (the task is then cancelled at once) or to
+ * discard.  NULL is ignored.
+ *
+ * Threads: call it from outside the runtime, on a thread that is not inside
+ * any of its tasks, and when no thread drives it (every weft_block_on on it
+ * has returned, and the return is ordered before this call, e.g. by a
+ * pthread_join).  It aborts, printing "weft: weft_rt_free called from inside
+ * the runtime it frees" on stderr, when called from one of its tasks, from
+ * the future of its weft_block_on, or from a finally section its own shutdown
+ * runs; and it aborts, printing "weft: weft_rt_free called while another
+ * thread drives the runtime", when it sees another thread inside
+ * weft_block_on or weft_rt_free on it (a call racing with one that has not
+ * visibly begun yet is not always seen).  Any use of rt once it has returned
+ * (a second weft_rt_free, weft_block_on, weft_task_new) uses freed memory and
+ * is not detected.
  */
 void weft_rt_free(weft_rt *rt);
 
 /*
- * Drive the future `poll` (declared with weft_async_fn or weft_future_fn) on `frame`
- * to completion on this thread, running the runtime's tasks meanwhile.
- * frame is the caller's, a pointer to poll's frame type (a compile error
- * otherwise), and must stay valid and in place until this returns; read its
- * output from it afterwards.  Returns 0, -ENOMEM, -EDEADLK when this thread
- * is already inside a runtime, or -EINVAL when rt is NULL.
+ * Drive the future `poll` (declared with weft_async_fn or weft_future_fn) on
+ * `frame` to completion on this thread, running the runtime's tasks
+ * meanwhile.  frame is the caller's, a pointer to poll's frame type (a
+ * compile error otherwise), and must stay valid and in place until this
+ * returns; read its output from it afterwards.  Returns 0, -ENOMEM, -EINVAL
+ * when rt is NULL, or -EDEADLK when this thread is already inside a runtime
+ * (in one of its tasks, in a weft_block_on future, or in a finally section
+ * run by weft_rt_free) or another thread is driving rt; nothing is run then.
+ * (A call racing with weft_rt_free on another thread may also get -EDEADLK,
+ * but is a bug: rt may be freed under it.)
  */
 #define weft_block_on(rt, poll, frame)                                         \
     weft__block_on((rt), poll##_erased, WEFT__FRAME_PTR(poll, frame))
@@ -103,13 +124,16 @@ static inline int weft_block_on_future(weft_rt *rt, weft_future f) {
 
 /*
  * Reserve a task that will run the async function `poll` (declared with
- * weft_async_fn, not weft_future_fn) and set *frame to its frame: zeroed memory of poll's frame
- * type, for you to initialise before weft_task_spawn.  frame must be a
- * pointer to a pointer to that type (a compile error otherwise).  The task
- * belongs to rt (inside a task: cx->rt).  Returns 0, or -ENOMEM, or
- * -ESHUTDOWN (the runtime is shutting down), or -EINVAL (the frame type's
- * alignment is above 16), with *frame set to NULL.  A frame you decide not
- * to spawn must be freed with weft_task_discard.
+ * weft_async_fn, not weft_future_fn) and set *frame to its frame: zeroed
+ * memory of poll's frame type, for you to initialise before
+ * weft_task_spawn.  frame must be a pointer to a pointer to that type (a
+ * compile error otherwise).  The task belongs to rt (inside a task: cx->rt).
+ * Returns 0, or -ENOMEM, or -ESHUTDOWN (the runtime is shutting down: called
+ * from a finally section run by weft_rt_free), or -EINVAL (rt is NULL, or
+ * the frame type's alignment is above 16), with *frame set to NULL.  A frame
+ * you decide not to spawn must still be spawned or freed with
+ * weft_task_discard, also after weft_rt_free (which leaves it alone).  rt
+ * itself must not have been freed.
  *
  *     echo_conn *c;
  *     if (weft_task_new(&c, cx->rt, echo_conn_poll) == 0) {
@@ -134,14 +158,23 @@ static inline int weft__alloc_result(const void *p) { return p ? 0 : -errno; }
 
 /*
  * Schedule the task whose frame came from weft_task_new.  Returns its join
- * handle, owned by the caller (release it with weft_task_release).
+ * handle, owned by the caller (release it with weft_task_release).  When the
+ * runtime is shutting down (from a finally section run by weft_rt_free) or
+ * gone (the frame was reserved before weft_rt_free), the task is cancelled at
+ * once instead: its frame is dropped on this thread (its finally section
+ * runs) and the handle reports -ECANCELED.  A frame that is not waiting to be
+ * spawned (spawned or discarded already) aborts with "weft: weft_task_spawn
+ * of a frame that is not waiting to be spawned" when it can be seen (while
+ * its memory is still the task's).
  */
 weft_task *weft_task_spawn(void *frame);
 
 /* Schedule the task and keep no handle (fire and forget). */
 void weft_task_spawn_detached(void *frame);
 
-/* Free a frame from weft_task_new without running it (its poll never runs). */
+/* Free a frame from weft_task_new without running it (its poll never runs).
+ * Also after weft_rt_free.  Aborts like weft_task_spawn for a frame that is
+ * not waiting to be spawned. */
 void weft_task_discard(void *frame);
 
 /*

@@ -33,6 +33,18 @@
  * then the slot still reads as an allocated task in the COMPLETE state, which
  * every walker skips.
  *
+ * ASan builds (WEFT__POISON in internal.h) keep every byte of a chunk's data
+ * area that is not asked for poisoned: a chunk's whole data area when it is
+ * set up for a class, a slot when it is freed (on the owner thread: all of
+ * it; from another thread: all but its first four words, which the owner's
+ * walkers and collector still read until it takes the slot back), and an
+ * allocation unpoisons exactly the bytes asked for.  The allocator's own
+ * reads and writes of poisoned slots - the free-list link in the second word,
+ * the remote link in the fourth, the first word a walker reads - unpoison
+ * that one word around the access.  Memory is unpoisoned before it is
+ * unmapped, so a later mapping at the same address starts clean.  Slots of
+ * at least 32 bytes keep both links inside their own slot.
+ *
  * Lifetime: while the runtime lives, the owner counts allocated slots without
  * atomics (remote frees are counted when collected).  When the runtime is
  * freed (weft__heap_orphan), the remote stack is closed with a tag, and each
@@ -221,6 +233,7 @@ static weft__chunk *chunk_new(weft__shared *sh, unsigned cls) {
     if (!h->free_chunks && arena_new(h) < 0) return NULL;
     weft__chunk *c = free_chunk_pop(h);
     chunk_setup(sh, c, cls, WEFT__CHUNK_SIZE, class_size(cls));
+    WEFT__POISON((char *)c + DATA_OFFSET, WEFT__CHUNK_SIZE - DATA_OFFSET);
     all_push(h, c);
     partial_push(h, c);
     return c;
@@ -231,6 +244,7 @@ static void chunk_release(weft__heap *h, weft__chunk *c) {
     if (c->in_partial) partial_remove(h, c);
     all_remove(h, c);
     if (c->cls == BIG_CLASS) {
+        WEFT__UNPOISON(c, c->map_size);
         weft__munmap(c, c->map_size);
         return;
     }
@@ -238,16 +252,20 @@ static void chunk_release(weft__heap *h, weft__chunk *c) {
     free_chunk_push(h, c);
 }
 
-/* A slot went back to chunk c (owner thread). */
+/* A slot went back to chunk c (owner thread).  Its first word is readable
+ * (the slot was allocated, or freed remotely: see heap_free). */
 static void chunk_put(weft__heap *h, weft__chunk *c, void *slot) {
     if (((void **)slot)[0] == WEFT__OBJ_IN_HEAP) h->objects--;
     ((void **)slot)[0] = NULL;
     if (c->cls == BIG_CLASS) {
+        WEFT__POISON(slot, c->slot_size);
         c->used = 0;
         if (!h->walking) chunk_release(h, c);
         return;
     }
+    WEFT__UNPOISON(&LOCAL_LINK(slot), sizeof(void *)); /* past a small object's end */
     LOCAL_LINK(slot) = c->free;
+    WEFT__POISON(slot, c->slot_size);
     c->free = slot;
     c->used--;
     if (!c->in_partial) partial_push(h, c);
@@ -285,7 +303,9 @@ void weft__heap_orphan(weft__shared *sh) {
     atomic_fetch_add_explicit(&sh->refs, h->allocated - bias, memory_order_acq_rel);
 }
 
-void *weft__heap_alloc(weft__shared *sh, size_t size, int *zeroed) {
+/* weft__heap_alloc without the final unpoisoning: every byte of the slot is
+ * poisoned in ASan builds. */
+static inline void *slot_alloc(weft__shared *sh, size_t size, int *zeroed) {
     weft__heap *h = &sh->heap;
     if (atomic_load_explicit(&h->remote_free, memory_order_relaxed)) weft__heap_collect(sh);
     unsigned cls = class_of(size);
@@ -296,6 +316,7 @@ void *weft__heap_alloc(weft__shared *sh, size_t size, int *zeroed) {
         weft__chunk *c = map_aligned(map_size, WEFT__CHUNK_SIZE);
         if (!c) return NULL;
         chunk_setup(sh, c, BIG_CLASS, map_size, (uint32_t)(map_size - DATA_OFFSET));
+        WEFT__POISON((char *)c + DATA_OFFSET, map_size - DATA_OFFSET);
         c->nslots = 1;
         c->bump = 1;
         c->used = 1;
@@ -307,7 +328,9 @@ void *weft__heap_alloc(weft__shared *sh, size_t size, int *zeroed) {
         if (!c && !(c = chunk_new(sh, cls))) return NULL;
         if (c->free) {
             slot = c->free;
+            WEFT__UNPOISON(&LOCAL_LINK(slot), sizeof(void *));
             c->free = LOCAL_LINK(slot);
+            WEFT__POISON(&LOCAL_LINK(slot), sizeof(void *));
             *zeroed = 0;
         } else {
             slot = (char *)c + DATA_OFFSET + (size_t)c->bump * c->slot_size;
@@ -321,6 +344,12 @@ void *weft__heap_alloc(weft__shared *sh, size_t size, int *zeroed) {
     return slot;
 }
 
+void *weft__heap_alloc(weft__shared *sh, size_t size, int *zeroed) {
+    void *slot = slot_alloc(sh, size, zeroed);
+    if (slot) WEFT__UNPOISON(slot, size);
+    return slot;
+}
+
 void weft__heap_free(void *p) {
     weft__chunk *c = chunk_of(p);
     weft__shared *sh = c->sh;
@@ -330,6 +359,13 @@ void weft__heap_free(void *p) {
         sh->heap.allocated--;
         return;
     }
+    /* Off the owner thread the slot stays as it is until the owner takes it
+     * back: its first words must stay readable (the mark and the task's
+     * state for walkers, the link for the collector).  Poison the rest now -
+     * before the slot is published, after which it may be reused - and the
+     * link word, which lies past a small object's end, is opened up. */
+    WEFT__POISON((char *)slot + 4 * sizeof(void *), c->slot_size - 4 * sizeof(void *));
+    WEFT__UNPOISON(&REMOTE_LINK(slot), sizeof(void *));
     void *head = atomic_load_explicit(&sh->heap.remote_free, memory_order_relaxed);
     do {
         if (head == ORPHANED) {
@@ -346,8 +382,11 @@ void *weft__obj_alloc(size_t size) {
     void *p;
     if (rt && !rt->closing && size >= sizeof(void *)) {
         int zeroed;
-        p = weft__heap_alloc(rt->sh, size, &zeroed);
+        /* At least 32 bytes of slot, so that the free links (the second and
+         * fourth words) stay inside it; exactly size bytes addressable. */
+        p = slot_alloc(rt->sh, size < 32 ? 32 : size, &zeroed);
         if (!p) return NULL;
+        WEFT__UNPOISON(p, size);
         if (!zeroed) memset(p, 0, size);
         *(void **)p = WEFT__OBJ_IN_HEAP;
         rt->sh->heap.objects++;
@@ -375,7 +414,13 @@ void weft__heap_foreach(weft__shared *sh, void (*fn)(void *slot, void *arg), voi
         char *base = (char *)c + DATA_OFFSET;
         for (uint32_t i = 0; i < c->bump; i++) {
             void *slot = base + (size_t)i * c->slot_size;
-            if (((void **)slot)[0] != NULL) fn(slot, arg);
+            /* A free slot is poisoned whole: read only its first word, and
+             * poison that again when the slot is free. */
+            WEFT__UNPOISON(slot, sizeof(void *));
+            if (((void **)slot)[0] != NULL)
+                fn(slot, arg);
+            else
+                WEFT__POISON(slot, sizeof(void *));
         }
     }
     h->walking--;
@@ -418,6 +463,7 @@ void weft__heap_trim(weft__heap *h) {
         if (a->doomed) {
             *ap = a->arena_next;
             h->narenas--;
+            WEFT__UNPOISON(a, ARENA_SIZE);
             weft__munmap(a, ARENA_SIZE);
         } else {
             ap = &a->arena_next;
@@ -429,12 +475,16 @@ void weft__heap_destroy(weft__heap *h) {
     weft__chunk *c = h->chunks;
     while (c) {
         weft__chunk *next = c->next;
-        if (c->cls == BIG_CLASS) weft__munmap(c, c->map_size);
+        if (c->cls == BIG_CLASS) {
+            WEFT__UNPOISON(c, c->map_size);
+            weft__munmap(c, c->map_size);
+        }
         c = next;
     }
     weft__chunk *a = h->arenas;
     while (a) {
         weft__chunk *next = a->arena_next;
+        WEFT__UNPOISON(a, ARENA_SIZE);
         weft__munmap(a, ARENA_SIZE);
         a = next;
     }

@@ -34,7 +34,8 @@
  * state: lifecycle bits and, above them, the reference count.  References are
  * held by: the scheduler from spawn until the task finishes (OWNED); the run
  * queue while the task is queued (one per NOTIFIED episode); the join handle;
- * each waker clone.
+ * each waker clone.  Between weft_task_new and spawn (or discard) the state
+ * is exactly TASK_RESERVED plus one reference, the caller's.
  */
 struct weft_task {
     weft_waker waker;          /* the task is its own waker */
@@ -53,7 +54,8 @@ enum {
     TASK_JOIN_INTEREST = 1u << 4,     /* a join handle exists */
     TASK_JOIN_WAKER = 1u << 5,        /* join_waker is set (access protocol) */
     TASK_OUTCOME_CANCELLED = 1u << 6, /* finished by cancellation */
-    TASK_REF_ONE = 1u << 7,
+    TASK_RESERVED = 1u << 7,          /* from weft_task_new, not spawned yet */
+    TASK_REF_ONE = 1u << 8,
 };
 #define TASK_REF_MAX (UINT32_MAX / TASK_REF_ONE)
 
@@ -103,6 +105,35 @@ void weft__task_drop_ref(weft_task *t);
 
 /* ---- the task heap (src/rt/heap.c) ------------------------------------- */
 
+/*
+ * ASan and the task heap.  The heap carves slots out of its own mappings, so
+ * AddressSanitizer, which only knows malloc's blocks, would take a write past
+ * the end of a frame into the next slot, or a read of a freed task, for a
+ * valid access.  ASan builds therefore poison what is not in use - free
+ * slots, the tail of a slot past the bytes asked for, the 8 spare bytes of an
+ * unshifted 16-aligned task - and unpoison exactly the bytes asked for on
+ * allocation and exactly the words the allocator itself touches (see heap.c).
+ * Everywhere else these macros compile to nothing.  gcc announces ASan with
+ * __SANITIZE_ADDRESS__, clang with __has_feature(address_sanitizer);
+ * __has_feature is a compiler extension, so it is tested for first.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT__ASAN 1
+#endif
+#endif
+
+#ifdef WEFT__ASAN
+#include <sanitizer/asan_interface.h>
+#define WEFT__POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define WEFT__UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define WEFT__POISON(p, n) ((void)(p), (void)(n))
+#define WEFT__UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 typedef struct weft__shared weft__shared;
 
 #define WEFT__CHUNK_SIZE ((size_t)64 * 1024)
@@ -122,8 +153,9 @@ typedef struct weft__heap {
     unsigned walking;                     /* inside weft__heap_foreach */
 } weft__heap;
 
-/* Allocate an 8-aligned slot of at least size bytes (owner thread).
- * *zeroed says whether the memory is known to be zero. */
+/* Allocate an 8-aligned slot of at least size bytes, size >= 32 (owner
+ * thread).  *zeroed says whether the memory is known to be zero.  In ASan
+ * builds exactly size bytes are addressable. */
 void *weft__heap_alloc(weft__shared *sh, size_t size, int *zeroed);
 /* Give wholly free arenas back to the system, keeping a reserve (idle time). */
 void weft__heap_trim(weft__heap *h);
@@ -179,8 +211,11 @@ struct weft_rt {
     weft_task *lifo;
     unsigned lifo_run;  /* LIFO polls in a row */
     weft_task *current; /* being polled */
-    int driving;        /* inside weft_block_on */
-    int closing;        /* inside weft_rt_free */
+    /* Nonzero while a thread is inside weft_block_on or weft_rt_free.  Atomic
+     * because both claim it with an exchange, so that a second thread
+     * calling either is told (weft_block_on) or stopped (weft_rt_free). */
+    _Atomic int driving;
+    int closing;        /* inside weft_rt_free (read on its thread only) */
     uint32_t next_id;
 
     /* time */
@@ -198,6 +233,10 @@ struct weft_rt {
 
 /* The runtime being driven on this thread, if any. */
 extern _Thread_local weft_rt *weft__tls_rt;
+
+/* A caller bug that cannot be reported as a result: print "weft: what" on
+ * stderr and abort. */
+_Noreturn void weft__rt_misuse(const char *what);
 
 /* Schedule t (holding a queue reference) from whatever thread we are on. */
 void weft__schedule(weft_task *t);

@@ -25,6 +25,7 @@
 #include "../core/alloc.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -34,6 +35,12 @@
 _Thread_local weft_rt *weft__tls_rt;
 
 void weft__task_complete(weft_task *t, int cancelled);
+
+_Noreturn void weft__rt_misuse(const char *what) {
+    fprintf(stderr, "weft: %s\n", what);
+    fflush(stderr);
+    abort();
+}
 
 /* ---- the shared part --------------------------------------------------- */
 
@@ -273,7 +280,10 @@ static void shutdown_task(void *slot, void *arg) {
     if (!t) return; /* a small object, not a task */
     uint32_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
     for (;;) {
-        if (cur & TASK_COMPLETE) return;
+        /* Finished, or reserved and not spawned yet: that frame is still
+         * the caller's, to spawn (it is then cancelled at once) or discard,
+         * even after weft_rt_free. */
+        if (cur & (TASK_COMPLETE | TASK_RESERVED)) return;
         /* Take it as if popped from a queue: RUNNING plus a reference. */
         uint32_t next = (cur | TASK_RUNNING | TASK_CANCELLED) + TASK_REF_ONE;
         if (atomic_compare_exchange_weak_explicit(&t->state, &cur, next, memory_order_acq_rel,
@@ -285,11 +295,22 @@ static void shutdown_task(void *slot, void *arg) {
 
 void weft_rt_free(weft_rt *rt) {
     if (!rt) return;
+    /* Freeing the runtime under a run loop (this thread's or another's)
+     * would leave that loop on freed memory.  Both are caller bugs with no
+     * one to return an error to, so they abort.  The first check is exact;
+     * the second catches a free racing with a driver whenever the two are
+     * not ordered (a free ordered after the driver returned is fine). */
+    if (weft__tls_rt == rt)
+        weft__rt_misuse("weft_rt_free called from inside the runtime it frees (from one of its "
+                        "tasks, from the future of its weft_block_on, or from a finally section "
+                        "its shutdown runs)");
+    if (atomic_exchange_explicit(&rt->driving, 1, memory_order_acquire))
+        weft__rt_misuse("weft_rt_free called while another thread drives the runtime (is inside "
+                        "weft_block_on or weft_rt_free on it)");
     weft__shared *sh = rt->sh;
     weft_rt *prev_tls = weft__tls_rt;
     weft__tls_rt = rt; /* frees during shutdown are local */
     rt->closing = 1;
-    rt->driving = 1;
 
     /* Queued tasks keep their queue references until the end, so a task
      * cancelled below is not freed under the queue's feet. */
@@ -457,14 +478,21 @@ weft_async_fn(block_root_poll, block_root) {
 
 int weft__block_on(weft_rt *rt, weft_poll_fn poll, void *frame) {
     if (!rt || !poll) return -EINVAL;
-    if (weft__tls_rt || rt->driving) return -EDEADLK;
+    /* Inside a runtime already (a task, a block_on future, or a finally
+     * section run by weft_rt_free): this thread's loop is busy. */
+    if (weft__tls_rt) return -EDEADLK;
+    /* Claim the runtime: of two threads calling at once, one drives it and
+     * the other is told so, instead of both sharing the run queue. */
+    if (atomic_exchange_explicit(&rt->driving, 1, memory_order_acquire)) return -EDEADLK;
     block_root *root;
     int rc = weft_task_new(&root, rt, block_root_poll);
-    if (rc < 0) return rc;
+    if (rc < 0) {
+        atomic_store_explicit(&rt->driving, 0, memory_order_release);
+        return rc;
+    }
     root->poll = poll;
     root->frame = frame;
     weft_task *jt = weft_task_spawn(root);
-    rt->driving = 1;
     weft__tls_rt = rt;
     uint64_t tick = 0;
     for (;;) {
@@ -480,7 +508,7 @@ int weft__block_on(weft_rt *rt, weft_poll_fn poll, void *frame) {
     }
 done:
     weft__tls_rt = NULL;
-    rt->driving = 0;
+    atomic_store_explicit(&rt->driving, 0, memory_order_release);
     weft_task_release(jt);
     return 0;
 }
@@ -489,7 +517,8 @@ done:
 
 void weft_rt_stats_get(weft_rt *rt, weft_rt_stats *out) {
     *out = rt->st;
-    if (!rt->driving || weft__tls_rt == rt) weft__heap_collect(rt->sh);
+    if (!atomic_load_explicit(&rt->driving, memory_order_relaxed) || weft__tls_rt == rt)
+        weft__heap_collect(rt->sh);
     out->tasks_held = rt->sh->heap.allocated - rt->sh->heap.objects;
     out->io_registered = rt->io.count;
     out->timers = weft__wheel_count(&rt->wheel);
@@ -500,7 +529,13 @@ static void dump_task(void *slot, void *arg) {
     weft_task *t = weft__task_of_slot(slot);
     if (!t) return;
     uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
-    if (s & TASK_COMPLETE) return;
+    /* No references: freed off the runtime's thread, not taken back yet
+     * (only its first words are still its own). */
+    if ((s & TASK_COMPLETE) || s < TASK_REF_ONE) return;
+    if (s & TASK_RESERVED) { /* its frame may not be filled in yet */
+        fprintf(out, "task %u reserved, not spawned, at %s\n", t->id, t->site);
+        return;
+    }
     fprintf(out, "task %u %s%s%s refs=%u spawned at %s\n", t->id,
             (s & TASK_RUNNING) ? "running" : (s & TASK_NOTIFIED) ? "runnable" : "idle",
             (s & TASK_CANCELLED) ? " cancelling" : "",

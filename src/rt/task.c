@@ -131,10 +131,13 @@ void *weft__task_alloc(weft_rt *rt, size_t size, size_t align, weft_poll_fn poll
     if (align > 8 && ((uintptr_t)slot & 15u) == 0) {
         *(void **)slot = WEFT__TASK_SHIFTED;
         t = (weft_task *)(slot + 8);
+    } else if (align > 8) {
+        /* Not shifted: the 8 spare bytes are after the frame (ASan builds). */
+        WEFT__POISON(slot + WEFT__TASK_HEADER + size, 8);
     }
     t->waker.vtable = &weft__task_waker_vtable;
-    /* Not spawned yet: one reference (the owner's), state settles at spawn. */
-    atomic_store_explicit(&t->state, TASK_REF_ONE, memory_order_relaxed);
+    /* Not spawned yet: one reference (the caller's), state settles at spawn. */
+    atomic_store_explicit(&t->state, TASK_RESERVED | TASK_REF_ONE, memory_order_relaxed);
     t->id = ++rt->next_id;
     if (t->id == 0) t->id = ++rt->next_id; /* ids wrap after 2^32 spawns; 0 means none */
     t->poll = poll;
@@ -146,14 +149,36 @@ void *weft__task_alloc(weft_rt *rt, size_t size, size_t align, weft_poll_fn poll
     return frame;
 }
 
+void weft__task_complete(weft_task *t, int cancelled);
+
+/* A frame from weft_task_new not yet spawned or discarded has exactly this
+ * state; anything else is a second spawn or discard (or not a frame from
+ * weft_task_new), which would corrupt the reference count. */
+static void check_reserved(const weft_task *t, const char *what) {
+    if (load(t) != (TASK_RESERVED | TASK_REF_ONE)) weft__rt_misuse(what);
+}
+
 static weft_task *spawn(void *frame, int join) {
     weft_task *t = weft__task_of_frame(frame);
+    check_reserved(t, "weft_task_spawn of a frame that is not waiting to be spawned (spawned "
+                      "or discarded already, or not from weft_task_new)");
     weft__shared *sh = weft__slot_shared(t);
     weft_rt *rt = sh->owner;
     /* refs: OWNED + queue (+ join handle) */
-    uint32_t s = TASK_NOTIFIED | (join ? TASK_JOIN_INTEREST : 0);
-    s += TASK_REF_ONE * (join ? 3u : 2u);
-    atomic_store_explicit(&t->state, s, memory_order_release);
+    uint32_t refs = TASK_REF_ONE * (join ? 3u : 2u);
+    uint32_t j = join ? TASK_JOIN_INTEREST : 0;
+    if (!rt || rt->closing) {
+        /* The runtime is gone, or going (a finally section run by
+         * weft_rt_free): nothing will poll the task again, so, as Tokio
+         * does, it is cancelled at once - its frame dropped here - and the
+         * handle reports -ECANCELED. */
+        atomic_store_explicit(&t->state, TASK_RUNNING | TASK_CANCELLED | j | refs,
+                              memory_order_relaxed);
+        (void)t->poll(frame, NULL);
+        weft__task_complete(t, 1);
+        return join ? t : NULL;
+    }
+    atomic_store_explicit(&t->state, TASK_NOTIFIED | j | refs, memory_order_release);
     rt->st.spawned++;
     weft__schedule_spawned(t);
     return t;
@@ -168,6 +193,8 @@ void weft_task_spawn_detached(void *frame) {
 void weft_task_discard(void *frame) {
     if (!frame) return;
     weft_task *t = weft__task_of_frame(frame);
+    check_reserved(t, "weft_task_discard of a frame that is not waiting to be spawned (spawned "
+                      "or discarded already, or not from weft_task_new)");
     weft__shared *sh = weft__slot_shared(t);
     if (sh->owner) sh->owner->st.alive--;
     weft__task_drop_ref(t);
