@@ -52,5 +52,33 @@ wait "$pid"
 rm -f "$log"
 result echo $ok
 
+# lines: one client: a greeting, an answer per line, an overlong line
+# refused, then the idle timeout says goodbye and closes (the example exits).
+log=$(mktemp)
+timeout 20 "$ex/lines" 127.0.0.1:0 --once --idle 300 >"$log" 2>&1 &
+pid=$!
+port=""
+for _ in $(seq 1 100); do
+    port=$(sed -n 's/^lines: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")
+    [ -n "$port" ] && break
+    sleep 0.05
+done
+ok=1
+if [ -n "$port" ] && exec 3<>"/dev/tcp/127.0.0.1/$port"; then
+    long=$(printf 'x%.0s' $(seq 1 200))
+    printf 'hello\n%s\nweft\n' "$long" >&3
+    got=""
+    while IFS= read -r -t 10 line <&3; do got="$got$line|"; done
+    exec 3>&-
+    case "$got" in
+    "* hello:"*"|5: hello|! line too long (max 128 bytes)|4: weft|* idle for 300 ms, bye|") ok=0 ;;
+    *) echo "    lines said: $got" ;;
+    esac
+fi
+wait "$pid"
+[ $? -eq 0 ] || ok=1
+rm -f "$log"
+result lines $ok
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
