@@ -28,6 +28,7 @@
  */
 #include <weft.h>
 
+#include "net_util.h"
 #include "test.h"
 
 #include <arpa/inet.h>
@@ -40,23 +41,6 @@
 #include <linux/sockios.h>
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static weft_rt *new_paused_rt(void) {
-    weft_rt *rt = NULL;
-    weft_rt_config cfg = {.start_paused = 1};
-    return weft_rt_new(&rt, &cfg) == 0 ? rt : NULL;
-}
-
-static weft_rt_stats stats(weft_rt *rt) {
-    weft_rt_stats st;
-    weft_rt_stats_get(rt, &st);
-    return st;
-}
-
-static int under_valgrind(void) {
-    const char *p = getenv("LD_PRELOAD");
-    return p && strstr(p, "vgpreload") != NULL;
-}
 
 static int out_of_resources(int status) { return weft_tcp_accept_exhausted(status); }
 
@@ -102,16 +86,9 @@ static void unlimit_fds(void) {
     limit_lowered = 0;
 }
 
-/* A listener on 127.0.0.1, port 0, and its address. */
-static weft_tcp_listener *listen_v4(weft_addr *addr) {
-    weft_tcp_listener *l = NULL;
-    if (weft_tcp_listen_str(&l, "127.0.0.1:0", 64) < 0) return NULL;
-    if (weft_tcp_listener_addr(l, addr) < 0) {
-        weft_tcp_listener_close(l);
-        return NULL;
-    }
-    return l;
-}
+/* The backlog of the tests' listeners (listen_v4): room for every client
+ * a test queues before the runtime runs. */
+#define BACKLOG 64
 
 /*
  * A blocking client: connected and its line sent, and then acknowledged by
@@ -245,6 +222,17 @@ weft_async_fn(server_poll, server) {
     return WEFT_READY;
 }
 
+/* Spawn a server on l: its handle (NULL if out of memory), and its frame in
+ * *srv unless srv is NULL. */
+static weft_task *spawn_server(weft_rt *rt, weft_tcp_listener *l, server **srv) {
+    server *s;
+    weft_task_new(&s, rt, server_poll);
+    if (!s) return NULL;
+    s->l = l;
+    if (srv) *srv = s;
+    return weft_task_spawn(s);
+}
+
 /* ---- exhaustion, backoff and recovery ----------------------------------- */
 
 #define K 4      /* descriptors the server can take */
@@ -270,7 +258,11 @@ typedef struct exhaust {
     int echoed_after_leave, accepted_after_leave, reports_after_leave, waited;
 } exhaust;
 
-/* Sleep 100 ms at a time until cond holds, at most `rounds` times. */
+/* In an async function with a counter self->i (and, for WAIT_UNTIL, a
+ * sleep op self->sl): yield, or sleep 100 ms, until cond holds, at most
+ * `rounds` times. */
+#define YIELD_UNTIL(cond, rounds)                                              \
+    for (self->i = 0; !(cond) && self->i < (rounds); self->i++) weft_yield()
 #define WAIT_UNTIL(cond, rounds)                                               \
     for (self->i = 0; !(cond) && self->i < (rounds); self->i++)                \
     weft_await(weft_sleep(&self->sl, cx, 100))
@@ -278,18 +270,12 @@ typedef struct exhaust {
 weft_async_fn(exhaust_poll, exhaust) {
     weft_rt_stats st;
     weft_async (self) {
-        {
-            server *s;
-            weft_task_new(&s, cx->rt, server_poll);
-            if (!s) weft_return;
-            s->l = self->l;
-            self->h = weft_task_spawn(s);
-            self->srv = s;
-        }
+        self->h = spawn_server(cx->rt, self->l, &self->srv);
+        if (!self->h) weft_return;
         /* Phase 1: the server accepts K, echoes their lines (queued before
          * the runtime ran) and meets EMFILE on the next.  None of this waits
          * for an event or a timer. */
-        for (self->i = 0; self->i < 1000 && self->srv->echoed < K; self->i++) weft_yield();
+        YIELD_UNTIL(self->srv->echoed >= K, 1000);
         self->echoed_at_start = self->srv->echoed;
         self->accepted_at_start = self->srv->accepted;
         self->reports_at_start = self->srv->reports;
@@ -332,7 +318,7 @@ static void exhaustion_body(void) {
     weft_rt *rt = new_paused_rt();
     CHECK(rt);
     exhaust t = {.valgrind = valgrind};
-    t.l = listen_v4(&t.addr);
+    t.l = listen_v4(BACKLOG, &t.addr);
     CHECK(t.l);
     int fds[K + E + M];
     for (int i = 0; i < K + E + M; i++) fds[i] = -1;
@@ -414,13 +400,8 @@ typedef struct schedule {
 
 weft_async_fn(schedule_poll, schedule) {
     weft_async (self) {
-        {
-            server *s;
-            weft_task_new(&s, cx->rt, server_poll);
-            if (!s) weft_return;
-            s->l = self->l;
-            self->h = weft_task_spawn(s);
-        }
+        self->h = spawn_server(cx->rt, self->l, NULL);
+        if (!self->h) weft_return;
         weft_await(weft_sleep(&self->sl, cx, self->ms));
         weft_task_abort(self->h);
         weft_await(weft_join(self->h, cx, &self->status));
@@ -438,7 +419,7 @@ static void schedule_body(uint64_t min_ms, uint64_t max_ms, uint64_t run_ms, con
     CHECK(rt);
     weft_addr addr;
     schedule t = {.ms = run_ms};
-    t.l = listen_v4(&addr);
+    t.l = listen_v4(BACKLOG, &addr);
     CHECK(t.l);
     if (min_ms) CHECK_EQ(weft_tcp_listener_set_backoff(t.l, min_ms, max_ms), 0);
     int fds[QUEUED];
@@ -487,7 +468,7 @@ static void accept_backoff_follows_set_backoff(void) {
 
 static void set_backoff_rejects_bad_bounds(void) {
     weft_addr addr;
-    weft_tcp_listener *l = listen_v4(&addr);
+    weft_tcp_listener *l = listen_v4(BACKLOG, &addr);
     CHECK(l);
     CHECK_EQ(weft_tcp_listener_set_backoff(l, 0, 10), -EINVAL);
     CHECK_EQ(weft_tcp_listener_set_backoff(l, 20, 10), -EINVAL);
@@ -510,15 +491,9 @@ typedef struct episodes {
 
 weft_async_fn(episodes_poll, episodes) {
     weft_async (self) {
-        {
-            server *s;
-            weft_task_new(&s, cx->rt, server_poll);
-            if (!s) weft_return;
-            s->l = self->l;
-            self->h = weft_task_spawn(s);
-            self->srv = s;
-        }
-        for (self->i = 0; self->i < 100 && self->srv->reports < 1; self->i++) weft_yield();
+        self->h = spawn_server(cx->rt, self->l, &self->srv);
+        if (!self->h) weft_return;
+        YIELD_UNTIL(self->srv->reports >= 1, 100);
         /* One descriptor free: the retry at 5 ms accepts A; the server's conn
          * keeps it, so the accept after that is out of descriptors again. */
         self->lowered = limit_fds(1);
@@ -540,7 +515,7 @@ static void accept_reports_each_episode_once(void) {
     CHECK(rt);
     weft_addr addr;
     episodes t = {0};
-    t.l = listen_v4(&addr);
+    t.l = listen_v4(BACKLOG, &addr);
     CHECK(t.l);
     int a = client(&addr, "hello 0\n"), b = client(&addr, "hello 1\n");
     CHECK(a >= 0 && b >= 0);
@@ -607,6 +582,18 @@ weft_async_fn(acceptor_poll, acceptor) {
     return WEFT_READY;
 }
 
+/* Spawn an acceptor on l: its handle, or NULL. */
+static weft_task *spawn_acceptor(weft_rt *rt, weft_tcp_listener *l) {
+    acceptor *a;
+    weft_task_new(&a, rt, acceptor_poll);
+    if (!a) return NULL;
+    a->l = l;
+    return weft_task_spawn(a);
+}
+
+/* The resource errors the acceptor behind h has reported so far. */
+static int reports_of(weft_task *h) { return ((acceptor *)weft_task_frame(h))->reports; }
+
 typedef struct cancel_test {
     weft_frame fr;
     weft_tcp_listener *l;
@@ -619,19 +606,11 @@ typedef struct cancel_test {
 
 weft_async_fn(cancel_test_poll, cancel_test) {
     weft_async (self) {
-        {
-            acceptor *a;
-            weft_task_new(&a, cx->rt, acceptor_poll);
-            if (!a) weft_return;
-            a->l = self->l;
-            self->h = weft_task_spawn(a);
-        }
+        self->h = spawn_acceptor(cx->rt, self->l);
+        if (!self->h) weft_return;
         /* It reports EMFILE, accepts again and parks on the backoff timer
          * (the clock does not move: we never let the runtime go idle). */
-        for (self->i = 0; self->i < 100; self->i++) {
-            weft_yield();
-            if (((acceptor *)weft_task_frame(self->h))->reports == 1) break;
-        }
+        YIELD_UNTIL(reports_of(self->h) == 1, 100);
         weft_yield();
         weft_rt_stats_get(cx->rt, &self->parked);
         weft_task_abort(self->h);
@@ -643,13 +622,8 @@ weft_async_fn(cancel_test_poll, cancel_test) {
         /* Descriptors again; one more client (valgrind lost the first). */
         unlimit_fds();
         self->second_fd = client(&self->addr, "x");
-        {
-            acceptor *a;
-            weft_task_new(&a, cx->rt, acceptor_poll);
-            if (!a) weft_return;
-            a->l = self->l;
-            self->h = weft_task_spawn(a);
-        }
+        self->h = spawn_acceptor(cx->rt, self->l);
+        if (!self->h) weft_return;
         weft_await(weft_join(self->h, cx, NULL));
         self->second = *(acceptor *)weft_task_frame(self->h);
         weft_task_release(self->h);
@@ -665,7 +639,7 @@ static void cancel_accept_waiting_in_backoff_releases_the_timer(void) {
     weft_rt *rt = new_paused_rt();
     CHECK(rt);
     cancel_test t = {.second_fd = -1};
-    t.l = listen_v4(&t.addr);
+    t.l = listen_v4(BACKLOG, &t.addr);
     CHECK(t.l);
     int c = client(&t.addr, "x");
     CHECK(c >= 0);
@@ -728,7 +702,7 @@ static void close_listener_in_backoff_is_clean(void) {
     CHECK(rt);
     weft_addr addr;
     close_test t = {0};
-    t.l = listen_v4(&addr);
+    t.l = listen_v4(BACKLOG, &addr);
     CHECK(t.l);
     CHECK_EQ(weft_tcp_listener_set_backoff(t.l, 1000, 1000), 0);
     int c = client(&addr, "x");
@@ -761,17 +735,9 @@ typedef struct park_acceptor {
 
 weft_async_fn(park_acceptor_poll, park_acceptor) {
     weft_async (self) {
-        {
-            acceptor *a;
-            weft_task_new(&a, cx->rt, acceptor_poll);
-            if (!a) weft_return;
-            a->l = self->l;
-            self->h = weft_task_spawn(a);
-        }
-        for (self->i = 0; self->i < 100; self->i++) {
-            weft_yield();
-            if (((acceptor *)weft_task_frame(self->h))->reports == 1) break;
-        }
+        self->h = spawn_acceptor(cx->rt, self->l);
+        if (!self->h) weft_return;
+        YIELD_UNTIL(reports_of(self->h) == 1, 100);
         weft_yield();
     }
     return WEFT_READY;
@@ -782,7 +748,7 @@ static void free_runtime_with_accept_in_backoff_then_close(void) {
     CHECK(rt);
     weft_addr addr;
     park_acceptor t = {0};
-    t.l = listen_v4(&addr);
+    t.l = listen_v4(BACKLOG, &addr);
     CHECK(t.l);
     int c = client(&addr, "x");
     CHECK(c >= 0);

@@ -19,6 +19,7 @@
  */
 #include <weft.h>
 
+#include "net_util.h"
 #include "test.h"
 
 #include <arpa/inet.h>
@@ -28,30 +29,9 @@
 #define BUDGET 16
 #define LIMIT (BUDGET * 8) /* a loop that has not yielded by now never will */
 
-static weft_rt *new_rt(void) {
-    weft_rt *rt = NULL;
+static weft_rt *new_coop_rt(void) {
     /* paused: a connect that would wait gives up at once (never in a pass) */
-    weft_rt_config cfg = {.budget = BUDGET, .start_paused = 1};
-    return weft_rt_new(&rt, &cfg) == 0 ? rt : NULL;
-}
-
-static weft_rt_stats stats(weft_rt *rt) {
-    weft_rt_stats st;
-    weft_rt_stats_get(rt, &st);
-    return st;
-}
-
-/* Sets *flag when it runs. */
-typedef struct flagger {
-    weft_frame fr;
-    int *flag;
-} flagger;
-
-weft_async_fn(flagger_poll, flagger) {
-    weft_async (self) {
-        *self->flag = 1;
-    }
-    return WEFT_READY;
+    return new_rt_with(&(weft_rt_config){.budget = BUDGET, .start_paused = 1});
 }
 
 /* ---- the loop -------------------------------------------------------------- */
@@ -85,13 +65,8 @@ struct spin {
 
 weft_async_fn(spin_poll, spin) {
     weft_async (self) {
-        {
-            flagger *f;
-            weft_task_new(&f, cx->rt, flagger_poll);
-            if (!f) weft_return;
-            f->flag = &self->flag;
-            self->other = weft_task_spawn(f);
-        }
+        self->other = spawn_flagger(cx->rt, &self->flag);
+        if (!self->other) weft_return;
         while (!self->flag && self->calls < LIMIT) {
             self->status = 1;
             weft_await(self->op(self, cx));
@@ -112,7 +87,7 @@ weft_async_fn(spin_poll, spin) {
 /* Run the loop on rt (NULL: a fresh runtime); check it yielded after
  * exactly BUDGET completions and that the last call ended with `last`. */
 static void run_spin_on(weft_rt *rt, spin *sp, int last) {
-    weft_rt *own = rt ? NULL : new_rt();
+    weft_rt *own = rt ? NULL : new_coop_rt();
     CHECK(rt || own);
     int r = weft_block_on(rt ? rt : own, spin_poll, sp);
     weft_rt_stats st = stats(rt ? rt : own);
@@ -152,43 +127,6 @@ static weft_poll op_read_line(spin *self, weft_cx *cx) {
 
 /* ---- sockets ------------------------------------------------------------------ */
 
-/* A connected loopback pair: *mine a weft socket, *peer a blocking fd. */
-static int loopback_pair(weft_tcp **mine, int *peer) {
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof sin;
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (l < 0) return -errno;
-    if (bind(l, (struct sockaddr *)&sin, sizeof sin) < 0 || listen(l, 1) < 0 ||
-        getsockname(l, (struct sockaddr *)&sin, &sl) < 0) {
-        int e = -errno;
-        close(l);
-        return e;
-    }
-    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c < 0 || connect(c, (struct sockaddr *)&sin, sizeof sin) < 0) {
-        int e = -errno;
-        if (c >= 0) close(c);
-        close(l);
-        return e;
-    }
-    int a = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-    int e = -errno;
-    close(l);
-    if (a < 0) {
-        close(c);
-        return e;
-    }
-    int r = weft_tcp_from_fd(mine, c);
-    if (r < 0) {
-        close(c);
-        close(a);
-        return r;
-    }
-    *peer = a;
-    return 0;
-}
-
 /* A weft socket that was never connected: recv gives ENOTCONN, send EPIPE,
  * every time. */
 static weft_tcp *unconnected(void) {
@@ -215,24 +153,6 @@ static int listener_fd(weft_tcp_listener *l) {
             return fd;
     }
     return -1;
-}
-
-/* A port on 127.0.0.1 that refuses connections: bound, not listening, held
- * open by the returned descriptor so nobody else takes it. */
-static int closed_port(weft_addr *out) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -errno;
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof sin;
-    if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0 ||
-        getsockname(fd, (struct sockaddr *)&sin, &sl) < 0) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
-    weft_addr_from_sockaddr(out, (struct sockaddr *)&sin, sl);
-    return fd;
 }
 
 /* ---- accept ------------------------------------------------------------------- */
@@ -275,7 +195,7 @@ static void accept_on_another_runtime_loop_yields(void) {
     int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     CHECK(c >= 0);
     CHECK_EQ(connect(c, &la.u.sa, la.len), 0);
-    weft_rt *first = new_rt();
+    weft_rt *first = new_coop_rt();
     CHECK(first);
     accept_one a = {.l = sp.l};
     CHECK_EQ(weft_block_on(first, accept_one_poll, &a), 0);
@@ -296,11 +216,11 @@ static void accept_on_another_runtime_loop_yields(void) {
 static void read_after_reset_loop_yields(void) {
     spin sp = {.op = op_read, .len = sizeof sp.buf};
     int peer;
-    CHECK_EQ(loopback_pair(&sp.s, &peer), 0);
+    CHECK_EQ(loopback_pair(&sp.s, &peer, NULL), 0);
     struct linger lg = {1, 0};
     CHECK_EQ(setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
     close(peer); /* sends a RST */
-    weft_rt *rt = new_rt();
+    weft_rt *rt = new_coop_rt();
     CHECK(rt);
     CHECK_EQ(weft_block_on(rt, spin_poll, &sp), 0);
     CHECK_EQ(sp.first, -ECONNRESET);
@@ -325,7 +245,7 @@ static void read_error_loop_yields(void) {
 static void read_of_zero_bytes_loop_yields(void) {
     spin sp = {.op = op_read, .len = 0};
     int peer;
-    CHECK_EQ(loopback_pair(&sp.s, &peer), 0);
+    CHECK_EQ(loopback_pair(&sp.s, &peer, NULL), 0);
     run_spin(&sp, 0);
     weft_tcp_close(sp.s);
     close(peer);
@@ -335,7 +255,7 @@ static void read_of_zero_bytes_loop_yields(void) {
 static void write_epipe_loop_yields(void) {
     spin sp = {.op = op_write, .len = 1};
     int peer;
-    CHECK_EQ(loopback_pair(&sp.s, &peer), 0);
+    CHECK_EQ(loopback_pair(&sp.s, &peer, NULL), 0);
     CHECK_EQ(weft_tcp_shutdown(sp.s, SHUT_WR), 0);
     run_spin(&sp, -EPIPE);
     CHECK_EQ(sp.first, -EPIPE);
@@ -346,7 +266,7 @@ static void write_epipe_loop_yields(void) {
 static void write_of_zero_bytes_loop_yields(void) {
     spin sp = {.op = op_write, .len = 0};
     int peer;
-    CHECK_EQ(loopback_pair(&sp.s, &peer), 0);
+    CHECK_EQ(loopback_pair(&sp.s, &peer, NULL), 0);
     run_spin(&sp, 0);
     weft_tcp_close(sp.s);
     close(peer);
@@ -355,7 +275,7 @@ static void write_of_zero_bytes_loop_yields(void) {
 static void write_all_epipe_loop_yields(void) {
     spin sp = {.op = op_write_all, .len = 3};
     int peer;
-    CHECK_EQ(loopback_pair(&sp.s, &peer), 0);
+    CHECK_EQ(loopback_pair(&sp.s, &peer, NULL), 0);
     CHECK_EQ(weft_tcp_shutdown(sp.s, SHUT_WR), 0);
     run_spin(&sp, -EPIPE);
     weft_tcp_close(sp.s);
@@ -366,7 +286,7 @@ static void write_all_epipe_loop_yields(void) {
 static void write_all_of_zero_bytes_loop_yields(void) {
     spin sp = {.op = op_write_all, .len = 0};
     int peer;
-    CHECK_EQ(loopback_pair(&sp.s, &peer), 0);
+    CHECK_EQ(loopback_pair(&sp.s, &peer, NULL), 0);
     run_spin(&sp, 0);
     weft_tcp_close(sp.s);
     close(peer);
@@ -376,7 +296,7 @@ static void write_all_of_zero_bytes_loop_yields(void) {
 static void write_all_success_loop_yields(void) {
     spin sp = {.op = op_write_all, .len = 3};
     int peer;
-    CHECK_EQ(loopback_pair(&sp.s, &peer), 0);
+    CHECK_EQ(loopback_pair(&sp.s, &peer, NULL), 0);
     run_spin(&sp, 0);
     CHECK_EQ(sp.wr.done, 3);
     weft_tcp_close(sp.s);
@@ -417,7 +337,7 @@ static void connect_success_loop_yields(void) {
 static void read_line_from_the_buffer_loop_yields(void) {
     spin sp = {.op = op_read_line, .max = 8};
     int peer;
-    CHECK_EQ(loopback_pair(&sp.s, &peer), 0);
+    CHECK_EQ(loopback_pair(&sp.s, &peer, NULL), 0);
     CHECK_EQ(weft_line_reader_init(&sp.lr, sp.s, 4096), 0);
     char lines[2 * LIMIT + 2];
     for (int i = 0; i < LIMIT + 1; i++) memcpy(lines + 2 * i, "a\n", 2);
@@ -442,7 +362,7 @@ static void read_line_error_loop_yields(void) {
 static void read_line_bad_argument_loop_yields(void) {
     spin sp = {.op = op_read_line, .max = 64};
     int peer;
-    CHECK_EQ(loopback_pair(&sp.s, &peer), 0);
+    CHECK_EQ(loopback_pair(&sp.s, &peer, NULL), 0);
     CHECK_EQ(weft_line_reader_init(&sp.lr, sp.s, 64), 0);
     run_spin(&sp, -EINVAL);
     weft_line_reader_free(&sp.lr);
@@ -454,7 +374,7 @@ static void read_line_bad_argument_loop_yields(void) {
 static void read_line_at_end_of_stream_loop_yields(void) {
     spin sp = {.op = op_read_line, .max = 8};
     int peer;
-    CHECK_EQ(loopback_pair(&sp.s, &peer), 0);
+    CHECK_EQ(loopback_pair(&sp.s, &peer, NULL), 0);
     CHECK_EQ(weft_line_reader_init(&sp.lr, sp.s, 64), 0);
     CHECK_EQ(shutdown(peer, SHUT_WR), 0);
     run_spin(&sp, 0);

@@ -16,6 +16,7 @@
  */
 #include <weft.h>
 
+#include "net_util.h"
 #include "test.h"
 
 #include <arpa/inet.h>
@@ -23,49 +24,6 @@
 #include <sys/socket.h>
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static weft_rt *new_rt_paused(void) {
-    weft_rt *rt = NULL;
-    weft_rt_config cfg = {.start_paused = 1};
-    return weft_rt_new(&rt, &cfg) == 0 ? rt : NULL;
-}
-
-static weft_rt_stats stats(weft_rt *rt) {
-    weft_rt_stats st;
-    weft_rt_stats_get(rt, &st);
-    return st;
-}
-
-/* A connected loopback pair, both ends weft sockets.  0 or a negative errno. */
-static int loopback_pair(weft_tcp **a, weft_tcp **b) {
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof sin;
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (l < 0) return -errno;
-    if (bind(l, (struct sockaddr *)&sin, sizeof sin) < 0 || listen(l, 1) < 0 ||
-        getsockname(l, (struct sockaddr *)&sin, &sl) < 0) {
-        int e = -errno;
-        close(l);
-        return e;
-    }
-    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c < 0 || connect(c, (struct sockaddr *)&sin, sizeof sin) < 0) {
-        int e = -errno;
-        if (c >= 0) close(c);
-        close(l);
-        return e;
-    }
-    int s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-    int e = -errno;
-    close(l);
-    if (s < 0) {
-        close(c);
-        return e;
-    }
-    if (weft_tcp_from_fd(a, c) < 0 || weft_tcp_from_fd(b, s) < 0) return -ENOMEM;
-    return 0;
-}
 
 /* A growing text buffer for event logs. */
 typedef struct text {
@@ -218,9 +176,9 @@ typedef struct run_result {
 static run_result run_reader(const char *stream, size_t n, size_t cap, size_t max, size_t frag,
                              uint64_t seed, text *log) {
     run_result res = {0};
-    weft_rt *rt = new_rt_paused();
+    weft_rt *rt = new_paused_rt();
     weft_tcp *a = NULL, *b = NULL;
-    if (!rt || loopback_pair(&a, &b) < 0) {
+    if (!rt || loopback_pair(&a, NULL, &b) < 0) {
         res.setup = -1;
         weft_rt_free(rt);
         return res;
@@ -304,7 +262,7 @@ static void check_stream(const char *stream, size_t n, size_t cap, size_t max, c
 
 static void init_rejects_bad_arguments(void) {
     weft_tcp *a, *b;
-    CHECK_EQ(loopback_pair(&a, &b), 0);
+    CHECK_EQ(loopback_pair(&a, NULL, &b), 0);
     weft_line_reader r;
     CHECK_EQ(weft_line_reader_init(&r, b, 0), -EINVAL);
     CHECK_EQ(weft_line_reader_init(&r, b, 1), -EINVAL);
@@ -338,9 +296,9 @@ weft_async_fn(one_line_poll, one_line) {
 }
 
 static void max_not_below_capacity_is_einval(void) {
-    weft_rt *rt = new_rt_paused();
+    weft_rt *rt = new_paused_rt();
     weft_tcp *a, *b;
-    CHECK_EQ(loopback_pair(&a, &b), 0);
+    CHECK_EQ(loopback_pair(&a, NULL, &b), 0);
     weft_line_reader r;
     CHECK_EQ(weft_line_reader_init(&r, b, 16), 0);
     CHECK_EQ(send(weft_tcp_fd(a), "ok\n", 3, MSG_NOSIGNAL), 3);
@@ -390,9 +348,9 @@ static void empty_stream_is_just_eof(void) {
 
 /* EOF stays EOF on later calls. */
 static void eof_is_reported_again(void) {
-    weft_rt *rt = new_rt_paused();
+    weft_rt *rt = new_paused_rt();
     weft_tcp *a, *b;
-    CHECK_EQ(loopback_pair(&a, &b), 0);
+    CHECK_EQ(loopback_pair(&a, NULL, &b), 0);
     weft_line_reader r;
     CHECK_EQ(weft_line_reader_init(&r, b, 16), 0);
     CHECK_EQ(send(weft_tcp_fd(a), "x", 1, MSG_NOSIGNAL), 1);
@@ -416,9 +374,9 @@ static void eof_is_reported_again(void) {
 
 /* Many lines arrive in one read (all sent before the reader starts). */
 static void many_lines_in_one_read(void) {
-    weft_rt *rt = new_rt_paused();
+    weft_rt *rt = new_paused_rt();
     weft_tcp *a, *b;
-    CHECK_EQ(loopback_pair(&a, &b), 0);
+    CHECK_EQ(loopback_pair(&a, NULL, &b), 0);
     text s = {0}, expect = {0}, got = {0};
     for (int i = 0; i < 300; i++) {
         char l[32];
@@ -561,9 +519,9 @@ static void random_lines_match_the_model(void) {
 /* ---- errors and cancellation ----------------------------------------------------- */
 
 static void stream_error_is_reported(void) {
-    weft_rt *rt = new_rt_paused();
+    weft_rt *rt = new_paused_rt();
     weft_tcp *a, *b;
-    CHECK_EQ(loopback_pair(&a, &b), 0);
+    CHECK_EQ(loopback_pair(&a, NULL, &b), 0);
     CHECK_EQ(send(weft_tcp_fd(a), "ok\npartial", 10, MSG_NOSIGNAL), 10);
     struct linger lg = {.l_onoff = 1, .l_linger = 0};
     CHECK_EQ(setsockopt(weft_tcp_fd(a), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
@@ -611,9 +569,9 @@ weft_async_fn(resetter_poll, resetter) {
 }
 
 static void stream_error_while_deciding_about_crlf(void) {
-    weft_rt *rt = new_rt_paused();
+    weft_rt *rt = new_paused_rt();
     weft_tcp *a, *b;
-    CHECK_EQ(loopback_pair(&a, &b), 0);
+    CHECK_EQ(loopback_pair(&a, NULL, &b), 0);
     weft_line_reader r;
     CHECK_EQ(weft_line_reader_init(&r, b, 16), 0);
     CHECK_EQ(send(weft_tcp_fd(a), "0123456789abcde\r", 16, MSG_NOSIGNAL), 16);
@@ -702,9 +660,9 @@ weft_async_fn(rl_cancel_poll, rl_cancel) {
 }
 
 static void cancel_parked_read_line(void) {
-    weft_rt *rt = new_rt_paused();
+    weft_rt *rt = new_paused_rt();
     weft_tcp *a, *b;
-    CHECK_EQ(loopback_pair(&a, &b), 0);
+    CHECK_EQ(loopback_pair(&a, NULL, &b), 0);
     weft_line_reader r;
     CHECK_EQ(weft_line_reader_init(&r, b, 16), 0);
     text got = {0};

@@ -16,6 +16,7 @@
  */
 #include <weft.h>
 
+#include "net_util.h"
 #include "test.h"
 
 #include <arpa/inet.h>
@@ -26,20 +27,6 @@
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static weft_rt *new_rt_cfg(int paused) {
-    weft_rt *rt = NULL;
-    weft_rt_config cfg = {.start_paused = paused};
-    return weft_rt_new(&rt, &cfg) == 0 ? rt : NULL;
-}
-
-static weft_rt *new_rt(void) { return new_rt_cfg(0); }
-
-static weft_rt_stats stats(weft_rt *rt) {
-    weft_rt_stats st;
-    weft_rt_stats_get(rt, &st);
-    return st;
-}
-
 static weft_addr v4_loopback(uint16_t port) {
     weft_addr a;
     memset(&a, 0, sizeof a);
@@ -48,61 +35,6 @@ static weft_addr v4_loopback(uint16_t port) {
     a.u.in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     a.len = sizeof a.u.in4;
     return a;
-}
-
-/* A listener on 127.0.0.1, port 0. */
-static weft_tcp_listener *listen_v4(void) {
-    weft_tcp_listener *l = NULL;
-    return weft_tcp_listen_str(&l, "127.0.0.1:0", 0) == 0 ? l : NULL;
-}
-
-/*
- * A connected loopback pair made with plain blocking calls: *mine wrapped as
- * a weft socket, *peer a raw blocking descriptor (or also wrapped when
- * peer_weft is not NULL).  0 or a negative errno.
- */
-static int loopback_pair(weft_tcp **mine, int *peer, weft_tcp **peer_weft) {
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof sin;
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (l < 0) return -errno;
-    if (bind(l, (struct sockaddr *)&sin, sizeof sin) < 0 || listen(l, 1) < 0 ||
-        getsockname(l, (struct sockaddr *)&sin, &sl) < 0) {
-        int e = -errno;
-        close(l);
-        return e;
-    }
-    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c < 0 || connect(c, (struct sockaddr *)&sin, sizeof sin) < 0) {
-        int e = -errno;
-        if (c >= 0) close(c);
-        close(l);
-        return e;
-    }
-    int a = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-    int e = -errno;
-    close(l);
-    if (a < 0) {
-        close(c);
-        return e;
-    }
-    int r = weft_tcp_from_fd(mine, c);
-    if (r < 0) {
-        close(c);
-        close(a);
-        return r;
-    }
-    if (peer_weft) {
-        r = weft_tcp_from_fd(peer_weft, a);
-        if (r < 0) {
-            close(a);
-            return r;
-        }
-        a = -1;
-    }
-    if (peer) *peer = a;
-    return 0;
 }
 
 /* Fill the send buffer of fd (nonblocking sends) until the kernel says
@@ -463,7 +395,7 @@ static void check_aborted(const aborter *a) {
 /* ---- listening --------------------------------------------------------------- */
 
 static void listen_on_port_zero_gets_a_real_port(void) {
-    weft_tcp_listener *l = listen_v4();
+    weft_tcp_listener *l = listen_v4(0, NULL);
     CHECK(l);
     weft_addr a;
     CHECK_EQ(weft_tcp_listener_addr(l, &a), 0);
@@ -502,7 +434,7 @@ static void listen_str_rejects_bad_strings(void) {
 }
 
 static void listen_on_a_used_port_gives_eaddrinuse(void) {
-    weft_tcp_listener *l = listen_v4();
+    weft_tcp_listener *l = listen_v4(0, NULL);
     CHECK(l);
     weft_addr a;
     CHECK_EQ(weft_tcp_listener_addr(l, &a), 0);
@@ -708,7 +640,7 @@ static void echo_of_4mb_arrives_intact(void) {
     fill_pattern(data, BIG, 0x9e3779b97f4a7c15u);
     big_echo *t = calloc(1, sizeof *t);
     CHECK(t);
-    t->l = listen_v4();
+    t->l = listen_v4(0, NULL);
     t->data = data;
     CHECK(t->l);
     CHECK_EQ(weft_block_on(rt, big_echo_poll, t), 0);
@@ -813,7 +745,7 @@ static void two_hundred_concurrent_connections(void) {
     CHECK(rt);
     many *t = calloc(1, sizeof *t);
     CHECK(t);
-    t->l = listen_v4();
+    t->l = listen_v4(0, NULL);
     CHECK(t->l);
     CHECK_EQ(weft_block_on(rt, many_poll, t), 0);
     CHECK_EQ(t->ok, NCONN);
@@ -1052,24 +984,6 @@ weft_async_fn(connect_test_poll, connect_test) {
     return WEFT_READY;
 }
 
-/* An address nobody listens on: a socket bound to a port but not listening
- * (keeps the port from being reused while the test runs). */
-static int closed_port(weft_addr *out) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -errno;
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof sin;
-    if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0 ||
-        getsockname(fd, (struct sockaddr *)&sin, &sl) < 0) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
-    weft_addr_from_sockaddr(out, (struct sockaddr *)&sin, sl);
-    return fd;
-}
-
 static void connect_to_closed_port_gives_econnrefused(void) {
     weft_rt *rt = new_rt();
     connect_test t = {.timeout = 0};
@@ -1186,7 +1100,7 @@ static void connect_times_out_on_the_paused_clock(void) {
         full_listener_close(&f);
         return;
     }
-    weft_rt *rt = new_rt_cfg(1);
+    weft_rt *rt = new_paused_rt();
     connect_test t = {.addr = f.addr, .timeout = 250};
     t.addrp = &t.addr;
     CHECK_EQ(weft_block_on(rt, connect_test_poll, &t), 0);
@@ -1285,7 +1199,7 @@ weft_async_fn(cancel_accept_test_poll, cancel_accept_test) {
 
 static void cancel_parked_accept(void) {
     weft_rt *rt = new_rt();
-    cancel_accept_test t = {.l = listen_v4()};
+    cancel_accept_test t = {.l = listen_v4(0, NULL)};
     CHECK(t.l);
     CHECK_EQ(weft_block_on(rt, cancel_accept_test_poll, &t), 0);
     check_aborted(&t.a);
@@ -1430,7 +1344,7 @@ weft_async_fn(timeout_read_poll, timeout_read) {
 }
 
 static void read_under_timeout_times_out_and_takes_nothing(void) {
-    weft_rt *rt = new_rt_cfg(1);
+    weft_rt *rt = new_paused_rt();
     timeout_read t = {0};
     int peer;
     CHECK_EQ(loopback_pair(&t.s, &peer, NULL), 0);
@@ -1525,7 +1439,7 @@ weft_async_fn(after_shutdown_poll, after_shutdown) {
 
 static void operations_after_rt_free_fail_with_eshutdown(void) {
     weft_rt *rt = new_rt();
-    shutdown_setup s = {.l = listen_v4(), .victims = 1};
+    shutdown_setup s = {.l = listen_v4(0, NULL), .victims = 1};
     CHECK(s.l);
     CHECK_EQ(weft_block_on(rt, shutdown_setup_poll, &s), 0);
     CHECK_EQ(s.p.cst, 0);
@@ -1543,7 +1457,7 @@ static void operations_after_rt_free_fail_with_eshutdown(void) {
     weft_task_release(s.acc);
 
     /* Any other runtime now gets -ESHUTDOWN. */
-    weft_rt *rt2 = new_rt_cfg(1);
+    weft_rt *rt2 = new_paused_rt();
     after_shutdown t = {.l = s.l, .a = s.p.client, .b = s.p.server};
     CHECK_EQ(weft_line_reader_init(&t.lr, s.p.server, 16), 0);
     CHECK_EQ(weft_block_on(rt2, after_shutdown_poll, &t), 0);
@@ -1612,9 +1526,9 @@ weft_async_fn(xdev_ok_poll, xdev_ok) {
 }
 
 static void socket_polled_from_second_runtime_gives_exdev(void) {
-    weft_rt *rt1 = new_rt(), *rt2 = new_rt_cfg(1);
+    weft_rt *rt1 = new_rt(), *rt2 = new_paused_rt();
     CHECK(rt1 && rt2);
-    shutdown_setup s = {.l = listen_v4()};
+    shutdown_setup s = {.l = listen_v4(0, NULL)};
     CHECK(s.l);
     /* connect + accept + a write on server: all three registered with rt1 */
     CHECK_EQ(weft_block_on(rt1, shutdown_setup_poll, &s), 0);
@@ -1710,21 +1624,16 @@ weft_async_fn(accept_once_poll, accept_once) {
 
 #define MAX_DUPS 200000
 
-/* Valgrind keeps descriptors of its own above the program's limit: when
- * accept4 returns one of those it closes it and reports EMFILE, so the
- * connection is gone, not queued.  Only a native run can test this. */
-static int under_valgrind(void) {
-    const char *p = getenv("LD_PRELOAD");
-    return p && strstr(p, "vgpreload") != NULL;
-}
-
 static void accept_out_of_descriptors_keeps_the_connection_queued(void) {
+    /* Valgrind keeps descriptors of its own above the program's limit: when
+     * accept4 returns one of those it closes it and reports EMFILE, so the
+     * connection is gone, not queued.  Only a native run can test this. */
     if (under_valgrind()) {
         printf("    skipped under valgrind (it closes descriptors above its limit)\n");
         return;
     }
-    weft_rt *rt = new_rt_cfg(1); /* paused: BOUNDED costs nothing */
-    weft_tcp_listener *l = listen_v4();
+    weft_rt *rt = new_paused_rt(); /* paused: BOUNDED costs nothing */
+    weft_tcp_listener *l = listen_v4(0, NULL);
     CHECK(l);
     weft_addr la;
     CHECK_EQ(weft_tcp_listener_addr(l, &la), 0);
@@ -1833,7 +1742,7 @@ weft_async_fn(null_results_poll, null_results) {
 
 static void results_may_be_null(void) {
     weft_rt *rt = new_rt();
-    null_results t = {.l = listen_v4()};
+    null_results t = {.l = listen_v4(0, NULL)};
     CHECK(t.l);
     CHECK_EQ(weft_tcp_listener_addr(t.l, &t.addr), 0);
     CHECK_EQ(weft_block_on(rt, null_results_poll, &t), 0);

@@ -20,6 +20,7 @@
  */
 #include <weft.h>
 
+#include "rt_util.h"
 #include "test.h"
 
 #include <stdatomic.h>
@@ -27,11 +28,7 @@
 #define BUDGET 16
 #define LIMIT (BUDGET * 8)
 
-static weft_rt *new_rt(void) {
-    weft_rt *rt = NULL;
-    weft_rt_config cfg = {.budget = BUDGET};
-    return weft_rt_new(&rt, &cfg) == 0 ? rt : NULL;
-}
+static weft_rt *new_coop_rt(void) { return new_rt_with(&(weft_rt_config){.budget = BUDGET}); }
 
 /* ---- a waker that counts -------------------------------------------------- */
 
@@ -454,7 +451,7 @@ static weft_task *finished_task(weft_rt *rt) {
 }
 
 static void join_of_finished_task_counts(void) {
-    weft_rt *rt = new_rt();
+    weft_rt *rt = new_coop_rt();
     CHECK(rt);
     join_probe p = {finished_task(rt), -1};
     CHECK(p.h);
@@ -465,18 +462,6 @@ static void join_of_finished_task_counts(void) {
 }
 
 /* ---- loops ---------------------------------------------------------------------- */
-
-typedef struct flagger {
-    weft_frame fr;
-    int *flag;
-} flagger;
-
-weft_async_fn(flagger_poll, flagger) {
-    weft_async (self) {
-        *self->flag = 1;
-    }
-    return WEFT_READY;
-}
 
 /* Call fn(arg) until the flag task has run (or LIMIT calls). */
 typedef struct loop {
@@ -489,13 +474,8 @@ typedef struct loop {
 
 weft_async_fn(loop_poll, loop) {
     weft_async (self) {
-        {
-            flagger *f;
-            weft_task_new(&f, cx->rt, flagger_poll);
-            if (!f) weft_return;
-            f->flag = &self->flag;
-            self->other = weft_task_spawn(f);
-        }
+        self->other = spawn_flagger(cx->rt, &self->flag);
+        if (!self->other) weft_return;
         while (!self->flag && self->calls < LIMIT) {
             weft_await(self->fn(self->arg, cx));
             self->calls++;
@@ -509,7 +489,7 @@ weft_async_fn(loop_poll, loop) {
 
 /* The loop on rt (NULL: a fresh runtime) must stop after BUDGET + 1 calls. */
 static void run_loop_on(weft_rt *rt, probe_fn fn, void *arg) {
-    weft_rt *own = rt ? NULL : new_rt();
+    weft_rt *own = rt ? NULL : new_coop_rt();
     loop l = {.fn = fn, .arg = arg};
     int r = weft_block_on(rt ? rt : own, loop_poll, &l);
     weft_rt_free(own);
@@ -675,7 +655,7 @@ static void cancelled_token_loop_yields(void) {
 }
 
 static void join_of_finished_task_loop_yields(void) {
-    weft_rt *rt = new_rt();
+    weft_rt *rt = new_coop_rt();
     CHECK(rt);
     join_probe p = {finished_task(rt), -1};
     CHECK(p.h);

@@ -11,6 +11,7 @@
 
 #include "rt/internal.h"
 
+#include "rt_util.h"
 #include "test.h"
 
 #include <pthread.h>
@@ -24,26 +25,8 @@
 #endif
 #endif
 
-static weft_rt *new_rt(void) {
-    weft_rt *rt = NULL;
-    return weft_rt_new(&rt, NULL) == 0 ? rt : NULL;
-}
-
 #ifdef TEST_ASAN
 #include <sanitizer/asan_interface.h>
-
-/* Yields n times, then finishes. */
-typedef struct yielder {
-    weft_frame fr;
-    int i, n;
-} yielder;
-
-weft_async_fn(yielder_poll, yielder) {
-    weft_async (self) {
-        for (self->i = 0; self->i < self->n; self->i++) weft_yield();
-    }
-    return WEFT_READY;
-}
 
 /* The compiler must not reason about what p points to. */
 static void *volatile laundry;

@@ -10,17 +10,13 @@
 #include <weft.h>
 
 #include "gate.h"
+#include "rt_util.h"
 #include "test.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
-
-static weft_rt *new_rt(void) {
-    weft_rt *rt = NULL;
-    return weft_rt_new(&rt, NULL) == 0 ? rt : NULL;
-}
 
 /* Run fn in a child process with its stderr captured.  1 when the child
  * died of SIGABRT after printing want; otherwise prints what happened. */
@@ -63,19 +59,6 @@ static int dies_saying(void (*fn)(void), const char *want) {
 }
 
 /* ---- frames ----------------------------------------------------------- */
-
-/* Yields `n` times, then finishes. */
-typedef struct yielder {
-    weft_frame fr;
-    int i, n;
-} yielder;
-
-weft_async_fn(yielder_poll, yielder) {
-    weft_async (self) {
-        for (self->i = 0; self->i < self->n; self->i++) weft_yield();
-    }
-    return WEFT_READY;
-}
 
 /* Parks on a gate; its finally section records how it ended and may run a
  * hook (to misbehave during shutdown). */
