@@ -65,6 +65,21 @@ static inline void test__fail(const char *file, int line, const char *msg) {
         }                                                                      \
     } while (0)
 
+/*
+ * MUST(expr): expr (a weft call returning 0 or a negative errno) must
+ * succeed; otherwise the test process aborts, which fails the test.  For
+ * places CHECK cannot be used, such as the body of a poll function.
+ */
+#define MUST(expr)                                                             \
+    do {                                                                       \
+        int test__rc = (expr);                                                 \
+        if (test__rc < 0) {                                                    \
+            fprintf(stderr, "    %s:%d: %s failed: %d\n", __FILE__, __LINE__,  \
+                    #expr, test__rc);                                          \
+            abort();                                                           \
+        }                                                                      \
+    } while (0)
+
 #define CHECK_EQ(a, b)                                                         \
     do {                                                                       \
         long long test__a = (long long)(a), test__b = (long long)(b);          \

@@ -89,7 +89,7 @@ typedef struct weft_broadcast_rx weft_broadcast_rx;
  * above).  0; -EINVAL (tx NULL, capacity 0, absurd sizes); -ENOMEM.  On
  * failure *tx and *rx are set to NULL.
  */
-int weft_broadcast_new(weft_broadcast_tx **tx, weft_broadcast_rx **rx, size_t capacity,
+WEFT_MUST_USE int weft_broadcast_new(weft_broadcast_tx **tx, weft_broadcast_rx **rx, size_t capacity,
                        size_t elem_size, void (*clone_elem)(void *dst, const void *src),
                        void (*drop_elem)(void *elem));
 
@@ -121,7 +121,7 @@ int weft_broadcast_send(weft_broadcast_tx *tx, const void *value);
  * -ENOMEM or -EINVAL (tx NULL) with *out NULL.  Release it with
  * weft_broadcast_rx_drop.  Any thread.
  */
-int weft_broadcast_subscribe(weft_broadcast_rx **out, weft_broadcast_tx *tx);
+WEFT_MUST_USE int weft_broadcast_subscribe(weft_broadcast_rx **out, weft_broadcast_tx *tx);
 
 /*
  * A new receiver of rx's channel, starting at the newest position (like
@@ -129,7 +129,7 @@ int weft_broadcast_subscribe(weft_broadcast_rx **out, weft_broadcast_tx *tx);
  * closed (the new receiver then gets -EPIPE).  0 and the receiver in *out, or
  * -ENOMEM or -EINVAL (rx NULL) with *out NULL.
  */
-int weft_broadcast_rx_resubscribe(weft_broadcast_rx **out, weft_broadcast_rx *rx);
+WEFT_MUST_USE int weft_broadcast_rx_resubscribe(weft_broadcast_rx **out, weft_broadcast_rx *rx);
 
 /* Receivers alive now.  Any thread. */
 size_t weft_broadcast_receiver_count(weft_broadcast_tx *tx);

@@ -65,7 +65,7 @@ typedef struct weft_cancelled_op {
  * A new token, not cancelled, the root of its own tree, in *out (owned by
  * the caller).  0, or -ENOMEM with *out NULL.  Any thread.
  */
-int weft_cancel_token_new(weft_cancel_token **out);
+WEFT_MUST_USE int weft_cancel_token_new(weft_cancel_token **out);
 
 /*
  * A new child of parent: cancelled when parent (or any ancestor) is; born
@@ -74,7 +74,7 @@ int weft_cancel_token_new(weft_cancel_token **out);
  * consumed.  0 and the child in *out (owned by the caller), or -ENOMEM or
  * -EINVAL (parent is NULL) with *out NULL.  Any thread.
  */
-int weft_cancel_token_child(weft_cancel_token **out, weft_cancel_token *parent);
+WEFT_MUST_USE int weft_cancel_token_child(weft_cancel_token **out, weft_cancel_token *parent);
 
 /*
  * Another handle to the same token (returns t; NULL gives NULL).  Release it

@@ -40,6 +40,17 @@
 extern "C" {
 #endif
 
+/*
+ * On a constructor: ignoring its result is a warning (an error with
+ * -Werror), since the out-pointer is NULL when it failed.  A GNU attribute
+ * (gcc and clang); nothing elsewhere.
+ */
+#if defined(__GNUC__)
+#define WEFT_MUST_USE __attribute__((warn_unused_result))
+#else
+#define WEFT_MUST_USE
+#endif
+
 /* The result of polling a future. */
 typedef enum weft_poll {
     WEFT_PENDING = 0,

@@ -114,7 +114,7 @@ typedef struct weft_mpsc_send_op {
  * every value still buffered when the receiver is dropped.  0, -EINVAL
  * (capacity 0 or absurd sizes), -ENOMEM.
  */
-int weft_mpsc_new(weft_mpsc_tx **tx, weft_mpsc_rx **rx, size_t capacity, size_t elem_size,
+WEFT_MUST_USE int weft_mpsc_new(weft_mpsc_tx **tx, weft_mpsc_rx **rx, size_t capacity, size_t elem_size,
                   void (*drop_elem)(void *elem));
 
 /*
@@ -125,7 +125,7 @@ int weft_mpsc_new(weft_mpsc_tx **tx, weft_mpsc_rx **rx, size_t capacity, size_t 
  * never shrunk; those calls fail with -ENOMEM when it cannot grow.  drop_elem
  * as for weft_mpsc_new.  0, -EINVAL (absurd elem_size), -ENOMEM.
  */
-int weft_mpsc_unbounded_new(weft_mpsc_tx **tx, weft_mpsc_rx **rx, size_t elem_size,
+WEFT_MUST_USE int weft_mpsc_unbounded_new(weft_mpsc_tx **tx, weft_mpsc_rx **rx, size_t elem_size,
                             void (*drop_elem)(void *elem));
 
 /* Another sender for the same channel; release it with weft_mpsc_tx_drop. */

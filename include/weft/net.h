@@ -64,10 +64,10 @@ typedef struct weft_tcp_listener weft_tcp_listener;
  * given backlog (<= 0: SOMAXCONN).  0 and *out, or a negative errno
  * (-EADDRINUSE, -EACCES, -EINVAL for NULL arguments, ...).
  */
-int weft_tcp_listen(weft_tcp_listener **out, const weft_addr *addr, int backlog);
+WEFT_MUST_USE int weft_tcp_listen(weft_tcp_listener **out, const weft_addr *addr, int backlog);
 
 /* The same, parsing "127.0.0.1:8080" or "[::1]:80" (see addr.h). */
-int weft_tcp_listen_str(weft_tcp_listener **out, const char *addr, int backlog);
+WEFT_MUST_USE int weft_tcp_listen_str(weft_tcp_listener **out, const char *addr, int backlog);
 
 /* The default bounds of the accept backoff (see weft_tcp_accept). */
 #define WEFT_TCP_ACCEPT_BACKOFF_MIN_MS 5
@@ -173,7 +173,7 @@ weft_poll weft_tcp_connect(weft_connect_op *op, weft_cx *cx, const weft_addr *ad
  * then owns it.  0, or a negative errno (-EINVAL, -ENOMEM, ...) with *out
  * NULL and fd still the caller's.
  */
-int weft_tcp_from_fd(weft_tcp **out, int fd);
+WEFT_MUST_USE int weft_tcp_from_fd(weft_tcp **out, int fd);
 
 /*
  * Read up to len bytes (at most INT_MAX in one call).  Poll expression:
@@ -243,7 +243,7 @@ typedef struct weft_line_reader {
  * 2 <= capacity <= INT_MAX).  The reader does not own s.  0, -EINVAL or
  * -ENOMEM.
  */
-int weft_line_reader_init(weft_line_reader *r, weft_tcp *s, size_t capacity);
+WEFT_MUST_USE int weft_line_reader_init(weft_line_reader *r, weft_tcp *s, size_t capacity);
 
 /* Free the buffer (not the socket). */
 void weft_line_reader_free(weft_line_reader *r);

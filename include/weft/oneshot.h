@@ -36,7 +36,7 @@ typedef struct weft_oneshot_tx weft_oneshot_tx;
 typedef struct weft_oneshot_rx weft_oneshot_rx;
 
 /* Create a channel for one value of elem_size bytes.  0, -EINVAL, -ENOMEM. */
-int weft_oneshot_new(weft_oneshot_tx **tx, weft_oneshot_rx **rx, size_t elem_size,
+WEFT_MUST_USE int weft_oneshot_new(weft_oneshot_tx **tx, weft_oneshot_rx **rx, size_t elem_size,
                      void (*drop_elem)(void *elem));
 
 /* Send *value (elem_size bytes) and release tx.  0, or -EPIPE (not taken). */

@@ -68,7 +68,7 @@ typedef struct weft_rt_config {
  * the runtime (free it with weft_rt_free) and 0 is returned; otherwise a
  * negative errno (-ENOMEM, -EMFILE, ...) and *out is NULL.
  */
-int weft_rt_new(weft_rt **out, const weft_rt_config *cfg);
+WEFT_MUST_USE int weft_rt_new(weft_rt **out, const weft_rt_config *cfg);
 
 /*
  * Shut the runtime down and free it: cancels every task that has not

@@ -86,7 +86,7 @@ typedef struct weft_watch_rx weft_watch_rx;
  * Hooks: see the header comment.  0, -EINVAL (NULL out-pointers, NULL
  * initial, absurd elem_size; *tx and *rx are then NULL when given), -ENOMEM.
  */
-int weft_watch_new(weft_watch_tx **tx, weft_watch_rx **rx, size_t elem_size, const void *initial,
+WEFT_MUST_USE int weft_watch_new(weft_watch_tx **tx, weft_watch_rx **rx, size_t elem_size, const void *initial,
                    void (*clone_elem)(void *dst, const void *src), void (*drop_elem)(void *elem));
 
 /*
@@ -109,7 +109,7 @@ void weft_watch_send_replace(weft_watch_tx *tx, const void *value, void *old);
  * A new receiver, in *out, that has seen the current value; release it with
  * weft_watch_rx_drop.  0, or -ENOMEM or -EINVAL (tx NULL) with *out NULL.
  */
-int weft_watch_subscribe(weft_watch_rx **out, weft_watch_tx *tx);
+WEFT_MUST_USE int weft_watch_subscribe(weft_watch_rx **out, weft_watch_tx *tx);
 
 /* How many receivers exist now. */
 size_t weft_watch_receiver_count(weft_watch_tx *tx);
@@ -169,7 +169,7 @@ weft_poll weft_watch_changed(weft_watch_rx *rx, weft_cx *cx, int *res);
  * it with weft_watch_rx_drop.  0, or -ENOMEM or -EINVAL (rx NULL) with *out
  * NULL.
  */
-int weft_watch_rx_clone(weft_watch_rx **out, weft_watch_rx *rx);
+WEFT_MUST_USE int weft_watch_rx_clone(weft_watch_rx **out, weft_watch_rx *rx);
 
 /*
  * Release a receiver (and the waker it keeps).  The last receiver wakes a

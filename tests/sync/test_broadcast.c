@@ -633,7 +633,7 @@ static void bw_wake(weft_waker *w) {
         cancel_recv(bw_rx[50]);
         weft_broadcast_rx_drop(bw_rx[60]);
         bw_rx[60] = NULL;
-        weft_broadcast_rx_resubscribe(&bw_new, bw_rx[1]); /* checked below: bw_new != NULL */
+        MUST(weft_broadcast_rx_resubscribe(&bw_new, bw_rx[1]));
         uint64_t v;
         int st;
         (void)poll_recv(bw_new, &bw_new_w, &v, NULL, &st);
@@ -844,8 +844,8 @@ weft_async_fn(race_test_poll, race_test) {
                 self->yields = (int)((x >> 8) % 8);
                 self->s->spin = (unsigned)((x >> 16) % 2000);
                 self->s->value = (uint64_t)self->i;
-                weft_broadcast_subscribe(&self->ra, self->s->tx);
-                weft_broadcast_subscribe(&self->rb, self->s->tx);
+                MUST(weft_broadcast_subscribe(&self->ra, self->s->tx));
+                MUST(weft_broadcast_subscribe(&self->rb, self->s->tx));
                 self->a = spawn_rtask(cx->rt, self->ra, 1, NULL);
                 self->b = spawn_rtask(cx->rt, self->rb, 1, NULL);
             }

@@ -661,9 +661,9 @@ weft_async_fn(task_race_poll, task_race) {
                 uint64_t x = test_rand(&self->rng);
                 self->yields = (int)(x % 64);
                 self->late = (int)((x >> 40) % 3) == 0;
-                weft_cancel_token_new(&self->s->t);
+                MUST(weft_cancel_token_new(&self->s->t));
                 self->s->spin = (unsigned)((x >> 8) % 2000);
-                weft_cancel_token_child(&self->child, self->s->t);
+                MUST(weft_cancel_token_child(&self->child, self->s->t));
                 self->a = spawn_waiter(cx->rt, self->child);
                 self->b = spawn_waiter(cx->rt, self->child);
             }

@@ -696,7 +696,7 @@ weft_async_fn(task_test_poll, task_test) {
         for (self->i = 0; self->i < TASKS; self->i++) {
             watcher *w;
             weft_task_new(&w, cx->rt, watcher_poll);
-            weft_watch_subscribe(&w->rx, self->tx);
+            MUST(weft_watch_subscribe(&w->rx, self->tx));
             w->until = self->sends;
             w->drop_rx = 1;
             self->h[self->i] = weft_task_spawn(w);
@@ -749,7 +749,7 @@ weft_async_fn(close_task_test_poll, close_task_test) {
             watcher *w;
             weft_task_new(&w, cx->rt, watcher_poll);
             w->rx = self->rx;
-            if (self->i) weft_watch_subscribe(&w->rx, self->tx);
+            if (self->i) MUST(weft_watch_subscribe(&w->rx, self->tx));
             w->until = 1000;
             w->drop_rx = 1;
             self->h[self->i] = weft_task_spawn(w);
@@ -918,9 +918,9 @@ weft_async_fn(race_test_poll, race_test) {
                 self->yields = (int)((x >> 8) % 40);
                 self->s->spin = (unsigned)((x >> 16) % 2000);
                 self->s->value = self->i;
-                weft_watch_subscribe(&self->ra, self->s->tx);
+                MUST(weft_watch_subscribe(&self->ra, self->s->tx));
                 self->rb = NULL;
-                if (self->with_b) weft_watch_subscribe(&self->rb, self->s->tx);
+                if (self->with_b) MUST(weft_watch_subscribe(&self->rb, self->s->tx));
             }
             self->a = spawn_watcher(cx->rt, self->ra, self->i);
             self->b = self->with_b ? spawn_watcher(cx->rt, self->rb, self->i) : NULL;
