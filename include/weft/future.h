@@ -229,7 +229,8 @@ static inline weft_cx weft_cx_manual(weft_waker *w) {
  *   4. A constructor returns 0 or a negative errno and fills its FIRST
  *      parameter, an out-pointer (weft_rt_new(&rt, cfg),
  *      weft_task_new(&frame, rt, poll), weft_mpsc_new(&tx, &rx, ...)); on
- *      failure the out-pointers are set to NULL.
+ *      failure the out-pointers are set to NULL.  Constructors are marked
+ *      WEFT_MUST_USE: ignoring the result is a compiler warning.
  *   5. A function that cannot fail returns its value directly: clones
  *      (a reference count), ids, counts, predicates, weft_now.
  *   6. A NULL where a function that returns an int needs an object gives
