@@ -6,6 +6,19 @@ BUILD=${BUILD:-build}
 ex=$BUILD/examples
 passed=0
 failed=0
+# Start a server example in the background on a free port: sets pid, log
+# and port (empty when it never said where it listens).
+start_server() { # name args...
+    log=$(mktemp)
+    timeout 20 "$ex/$1" "${@:2}" >"$log" 2>&1 &
+    pid=$!
+    port=""
+    for _ in $(seq 1 100); do
+        port=$(sed -n "s/^$1: listening on 127\.0\.0\.1:\([0-9]*\)\$/\1/p" "$log")
+        [ -n "$port" ] && break
+        sleep 0.05
+    done
+}
 result() { # name status
     if [ "$2" -eq 0 ]; then echo "PASS $1"; passed=$((passed + 1)); else echo "FAIL $1"; failed=$((failed + 1)); fi
 }
@@ -32,15 +45,7 @@ echo "$out" | grep -q "done: 8 jobs, at most 3 at once, sum of squares = 204" &&
 result workers $?
 
 # echo: serve one connection on a free port, echo a line back.
-log=$(mktemp)
-timeout 20 "$ex/echo" 127.0.0.1:0 --once >"$log" 2>&1 &
-pid=$!
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/^echo: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")
-    [ -n "$port" ] && break
-    sleep 0.05
-done
+start_server echo 127.0.0.1:0 --once
 ok=1
 if [ -n "$port" ] && exec 3<>"/dev/tcp/127.0.0.1/$port"; then
     printf 'hello, weft\n' >&3
@@ -54,15 +59,7 @@ result echo $ok
 
 # lines: one client: a greeting, an answer per line, an overlong line
 # refused, then the idle timeout says goodbye and closes (the example exits).
-log=$(mktemp)
-timeout 20 "$ex/lines" 127.0.0.1:0 --once --idle 300 >"$log" 2>&1 &
-pid=$!
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/^lines: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")
-    [ -n "$port" ] && break
-    sleep 0.05
-done
+start_server lines 127.0.0.1:0 --once --idle 300
 ok=1
 if [ -n "$port" ] && exec 3<>"/dev/tcp/127.0.0.1/$port"; then
     long=$(printf 'x%.0s' $(seq 1 200))
