@@ -154,7 +154,7 @@ static inline int weft_block_on_future(weft_rt *rt, weft_future f) {
 void *weft__task_alloc(weft_rt *rt, size_t size, size_t align, weft_poll_fn poll,
                        const char *site);
 
-static inline int weft__alloc_result(const void *p) { return p ? 0 : -errno; }
+WEFT_MUST_USE static inline int weft__alloc_result(const void *p) { return p ? 0 : -errno; }
 
 /*
  * Schedule the task whose frame came from weft_task_new.  Returns its join

@@ -198,7 +198,7 @@ weft_async_fn(server_poll, server) {
             if (self->status == 0) {
                 self->accepted++;
                 conn *c;
-                weft_task_new(&c, cx->rt, conn_poll);
+                MUST(weft_task_new(&c, cx->rt, conn_poll));
                 if (!c) {
                     weft_tcp_close(self->sock);
                     self->failed = -ENOMEM;
@@ -226,7 +226,7 @@ weft_async_fn(server_poll, server) {
  * *srv unless srv is NULL. */
 static weft_task *spawn_server(weft_rt *rt, weft_tcp_listener *l, server **srv) {
     server *s;
-    weft_task_new(&s, rt, server_poll);
+    MUST(weft_task_new(&s, rt, server_poll));
     if (!s) return NULL;
     s->l = l;
     if (srv) *srv = s;
@@ -585,7 +585,7 @@ weft_async_fn(acceptor_poll, acceptor) {
 /* Spawn an acceptor on l: its handle, or NULL. */
 static weft_task *spawn_acceptor(weft_rt *rt, weft_tcp_listener *l) {
     acceptor *a;
-    weft_task_new(&a, rt, acceptor_poll);
+    MUST(weft_task_new(&a, rt, acceptor_poll));
     if (!a) return NULL;
     a->l = l;
     return weft_task_spawn(a);

@@ -190,7 +190,7 @@ static run_result run_reader(const char *stream, size_t n, size_t cap, size_t ma
     }
     char *buf0 = r.buf;
     feeder *f;
-    weft_task_new(&f, rt, feeder_poll);
+    MUST(weft_task_new(&f, rt, feeder_poll));
     f->s = a;
     f->data = stream;
     f->len = n;
@@ -576,7 +576,7 @@ static void stream_error_while_deciding_about_crlf(void) {
     CHECK_EQ(weft_line_reader_init(&r, b, 16), 0);
     CHECK_EQ(send(weft_tcp_fd(a), "0123456789abcde\r", 16, MSG_NOSIGNAL), 16);
     resetter *rs;
-    weft_task_new(&rs, rt, resetter_poll);
+    MUST(weft_task_new(&rs, rt, resetter_poll));
     rs->peer = &a;
     rs->r = &r;
     weft_task *h = weft_task_spawn(rs);
@@ -632,7 +632,7 @@ weft_async_fn(rl_cancel_poll, rl_cancel) {
     weft_async (self) {
         {
             rl_victim *v;
-            weft_task_new(&v, cx->rt, rl_victim_poll);
+            MUST(weft_task_new(&v, cx->rt, rl_victim_poll));
             v->r = self->r;
             self->h = weft_task_spawn(v);
         }

@@ -121,7 +121,7 @@ weft_async_fn(echo_server_poll, echo_server) {
             }
             {
                 echo_conn *c;
-                weft_task_new(&c, cx->rt, echo_conn_poll);
+                MUST(weft_task_new(&c, cx->rt, echo_conn_poll));
                 if (!c) {
                     weft_tcp_close(self->sock);
                     self->failed = -ENOMEM;
@@ -593,7 +593,7 @@ weft_async_fn(big_echo_poll, big_echo) {
     weft_async (self) {
         {
             echo_server *s;
-            weft_task_new(&s, cx->rt, echo_server_poll);
+            MUST(weft_task_new(&s, cx->rt, echo_server_poll));
             s->l = self->l;
             s->n = 1;
             self->srv = weft_task_spawn(s);
@@ -603,7 +603,7 @@ weft_async_fn(big_echo_poll, big_echo) {
         if (self->cst) weft_return;
         {
             writer *w;
-            weft_task_new(&w, cx->rt, writer_poll);
+            MUST(weft_task_new(&w, cx->rt, writer_poll));
             w->s = self->c;
             w->data = self->data;
             w->len = BIG;
@@ -716,14 +716,14 @@ weft_async_fn(many_poll, many) {
         weft_tcp_listener_addr(self->l, &self->addr);
         {
             echo_server *s;
-            weft_task_new(&s, cx->rt, echo_server_poll);
+            MUST(weft_task_new(&s, cx->rt, echo_server_poll));
             s->l = self->l;
             s->n = NCONN;
             self->srv = weft_task_spawn(s);
         }
         for (self->i = 0; self->i < NCONN; self->i++) {
             client *c;
-            weft_task_new(&c, cx->rt, client_poll); /* no await here */
+            MUST(weft_task_new(&c, cx->rt, client_poll)); /* no await here */
             c->addr = &self->addr;
             c->id = self->i;
             self->c[self->i] = weft_task_spawn(c);
@@ -783,7 +783,7 @@ weft_async_fn(eof_test_poll, eof_test) {
             /* Park a reader first, so the EOF has to wake it. */
             {
                 read_victim *v;
-                weft_task_new(&v, cx->rt, read_victim_poll);
+                MUST(weft_task_new(&v, cx->rt, read_victim_poll));
                 v->s = self->s;
                 self->h = weft_task_spawn(v);
             }
@@ -926,7 +926,7 @@ weft_async_fn(parked_writer_test_poll, parked_writer_test) {
     weft_async (self) {
         {
             write_victim *v;
-            weft_task_new(&v, cx->rt, write_victim_poll);
+            MUST(weft_task_new(&v, cx->rt, write_victim_poll));
             v->s = self->s;
             v->data = self->data;
             v->len = 1u << 20;
@@ -1137,7 +1137,7 @@ weft_async_fn(cancel_read_test_poll, cancel_read_test) {
     weft_async (self) {
         {
             read_victim *v;
-            weft_task_new(&v, cx->rt, read_victim_poll);
+            MUST(weft_task_new(&v, cx->rt, read_victim_poll));
             v->s = self->s;
             self->a = (aborter){.h = weft_task_spawn(v)};
         }
@@ -1183,7 +1183,7 @@ weft_async_fn(cancel_accept_test_poll, cancel_accept_test) {
     weft_async (self) {
         {
             accept_victim *v;
-            weft_task_new(&v, cx->rt, accept_victim_poll);
+            MUST(weft_task_new(&v, cx->rt, accept_victim_poll));
             v->l = self->l;
             self->a = (aborter){.h = weft_task_spawn(v)};
         }
@@ -1230,7 +1230,7 @@ weft_async_fn(cancel_write_test_poll, cancel_write_test) {
     weft_async (self) {
         {
             write_victim *v;
-            weft_task_new(&v, cx->rt, write_victim_poll);
+            MUST(weft_task_new(&v, cx->rt, write_victim_poll));
             v->s = self->s;
             v->data = self->data;
             v->len = self->len;
@@ -1241,7 +1241,7 @@ weft_async_fn(cancel_write_test_poll, cancel_write_test) {
         {
             /* a fresh writer: "END", then EOF; the peer drains meanwhile */
             writer *w;
-            weft_task_new(&w, cx->rt, writer_poll);
+            MUST(weft_task_new(&w, cx->rt, writer_poll));
             w->s = self->s;
             w->data = "END";
             w->len = 3;
@@ -1299,7 +1299,7 @@ static void cancel_parked_connect(uint64_t timeout) {
     }
     weft_rt *rt = new_rt();
     connect_victim *v;
-    weft_task_new(&v, rt, connect_victim_poll);
+    MUST(weft_task_new(&v, rt, connect_victim_poll));
     v->addr = f.addr;
     v->timeout = timeout;
     aborter a = {.h = weft_task_spawn(v)};
@@ -1386,13 +1386,13 @@ weft_async_fn(shutdown_setup_poll, shutdown_setup) {
         if (!self->victims) weft_return;
         {
             read_victim *v;
-            weft_task_new(&v, cx->rt, read_victim_poll);
+            MUST(weft_task_new(&v, cx->rt, read_victim_poll));
             v->s = self->p.server; /* has nothing to read (x went the other way) */
             self->victim = weft_task_spawn(v);
         }
         {
             accept_victim *v;
-            weft_task_new(&v, cx->rt, accept_victim_poll);
+            MUST(weft_task_new(&v, cx->rt, accept_victim_poll));
             v->l = self->l;
             self->acc = weft_task_spawn(v);
         }

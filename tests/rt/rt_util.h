@@ -12,6 +12,8 @@
 
 #include <weft.h>
 
+#include "test.h"
+
 #include <stddef.h>
 
 /* A runtime with configuration cfg (NULL: the defaults), or NULL. */
@@ -67,7 +69,7 @@ weft_async_fn(flagger_poll, flagger) {
 /* Spawn a flagger for *flag on rt: its join handle, or NULL. */
 static inline weft_task *spawn_flagger(weft_rt *rt, int *flag) {
     flagger *f;
-    weft_task_new(&f, rt, flagger_poll);
+    MUST(weft_task_new(&f, rt, flagger_poll));
     if (!f) return NULL;
     f->flag = flag;
     return weft_task_spawn(f);

@@ -64,10 +64,10 @@ weft_async_fn(pingpong_poll, pingpong) {
             if (self->round == 1) self->before = weft_alloc_count();
             {
                 pinger *a;
-                weft_task_new(&a, cx->rt, pinger_poll);
+                MUST(weft_task_new(&a, cx->rt, pinger_poll));
                 *a = (pinger){.tx = self->t1, .rx = self->r2, .n = self->n, .first = 1};
                 pinger *b;
-                weft_task_new(&b, cx->rt, pinger_poll);
+                MUST(weft_task_new(&b, cx->rt, pinger_poll));
                 *b = (pinger){.tx = self->t2, .rx = self->r1, .n = self->n};
                 self->a = weft_task_spawn(a);
                 self->b = weft_task_spawn(b);
@@ -153,7 +153,7 @@ weft_async_fn(spawner_poll, spawner) {
             if (self->round == 100) self->before = weft_alloc_count();
             for (self->i = 0; self->i < 100; self->i++) {
                 child *c;
-                weft_task_new(&c, cx->rt, child_poll);
+                MUST(weft_task_new(&c, cx->rt, child_poll));
                 self->h[self->i] = weft_task_spawn(c);
             }
             for (self->i = 0; self->i < 100; self->i++) {

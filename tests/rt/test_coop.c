@@ -440,7 +440,7 @@ weft_async_fn(joiner_poll, joiner) {
 /* Spawn a task that does nothing and run it to completion; its handle. */
 static weft_task *finished_task(weft_rt *rt) {
     nothing *n;
-    weft_task_new(&n, rt, nothing_poll);
+    MUST(weft_task_new(&n, rt, nothing_poll));
     if (!n) return NULL;
     joiner j = {.h = weft_task_spawn(n)};
     if (weft_block_on(rt, joiner_poll, &j) != 0 || !weft_task_is_finished(j.h)) {

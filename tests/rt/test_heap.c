@@ -151,7 +151,7 @@ weft_async_fn(reader_poll, reader) {
     weft_async (self) {
         {
             doubler *d;
-            weft_task_new(&d, cx->rt, doubler_poll);
+            MUST(weft_task_new(&d, cx->rt, doubler_poll));
             d->in = 21;
             self->h = weft_task_spawn(d);
         }
@@ -177,7 +177,7 @@ static void read_of_a_frame_freed_off_the_runtime_is_caught(void) {
     weft_rt *rt = new_rt();
     CHECK(rt);
     doubler *d;
-    weft_task_new(&d, rt, doubler_poll);
+    MUST(weft_task_new(&d, rt, doubler_poll));
     d->in = 2;
     weft_task *h = weft_task_spawn(d);
     weft_block_on(rt, yielder_poll, &(yielder){.n = 2});
@@ -336,7 +336,7 @@ weft_async_fn(churn_main, churn) {
          * they are gone and the runtime idles, whole arenas are unmapped. */
         for (self->i = 0; self->i < PARKED; self->i++) {
             parked_task *p;
-            weft_task_new(&p, cx->rt, parked_poll);
+            MUST(weft_task_new(&p, cx->rt, parked_poll));
             if (!p) weft_return;
             p->n = &self->n;
             weft_task_spawn_detached(p);
@@ -405,7 +405,7 @@ static void churn_of_many_sizes_stays_clean(void) {
     weft_notify_init(&c->n);
     /* Reserved all along and never spawned: every walk must leave it be. */
     parked_task *left;
-    weft_task_new(&left, rt, parked_poll);
+    MUST(weft_task_new(&left, rt, parked_poll));
     CHECK(left);
     CHECK_EQ(weft_block_on(rt, churn_main, c), 0);
     pthread_mutex_lock(&rel.lock);

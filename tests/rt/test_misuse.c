@@ -120,7 +120,7 @@ static void rt_free_from_a_finally_run_by_shutdown_aborts(void) {
     CHECK(rt);
     gate g = {0};
     parker *p;
-    weft_task_new(&p, rt, parker_poll);
+    MUST(weft_task_new(&p, rt, parker_poll));
     *p = (parker){.g = &g, .rt = rt, .on_finally = free_again};
     weft_task_spawn_detached(p);
     weft_block_on(rt, yielder_poll, &(yielder){.n = 2}); /* it parks */
@@ -249,7 +249,7 @@ static void block_on_and_task_new_during_rt_free_fail(void) {
     CHECK(rt && other_rt);
     gate g = {0};
     parker *p;
-    weft_task_new(&p, rt, parker_poll);
+    MUST(weft_task_new(&p, rt, parker_poll));
     *p = (parker){.g = &g, .rt = rt, .on_finally = try_block_on_and_spawn};
     weft_task *h = weft_task_spawn(p);
     CHECK_EQ(weft_block_on(rt, yielder_poll, &(yielder){.n = 2}), 0);
@@ -274,7 +274,7 @@ static void rt_free_leaves_reserved_frames_for_spawn_or_discard(void) {
     CHECK(rt);
     gate g = {0};
     parker *p;
-    weft_task_new(&p, rt, parker_poll);
+    MUST(weft_task_new(&p, rt, parker_poll));
     CHECK(p);
     p->g = &g;
     weft_rt_free(rt);
@@ -290,9 +290,9 @@ static void spawn_after_rt_free_cancels_the_task_at_once(void) {
     CHECK(rt);
     gate g = {0};
     parker *p;
-    weft_task_new(&p, rt, parker_poll);
+    MUST(weft_task_new(&p, rt, parker_poll));
     parker *q;
-    weft_task_new(&q, rt, parker_poll);
+    MUST(weft_task_new(&q, rt, parker_poll));
     CHECK(p && q);
     p->g = q->g = &g;
     weft_rt_free(rt);
@@ -324,10 +324,10 @@ static void spawn_during_rt_free_cancels_the_task_at_once(void) {
     weft_rt *rt = new_rt();
     CHECK(rt);
     gate g = {0}, never = {0};
-    weft_task_new(&reserved_for_later, rt, parker_poll);
+    MUST(weft_task_new(&reserved_for_later, rt, parker_poll));
     reserved_for_later->g = &never;
     parker *p;
-    weft_task_new(&p, rt, parker_poll);
+    MUST(weft_task_new(&p, rt, parker_poll));
     *p = (parker){.g = &g, .rt = rt, .on_finally = spawn_reserved};
     weft_task_spawn_detached(p);
     CHECK_EQ(weft_block_on(rt, yielder_poll, &(yielder){.n = 2}), 0);
@@ -349,7 +349,7 @@ static void spawning_a_frame_twice_aborts(void) {
     weft_rt *rt = new_rt();
     CHECK(rt);
     yielder *y;
-    weft_task_new(&y, rt, yielder_poll);
+    MUST(weft_task_new(&y, rt, yielder_poll));
     weft_task *h = weft_task_spawn(y);
     (void)weft_task_spawn(y);
     weft_task_release(h);
@@ -359,7 +359,7 @@ static void discarding_a_spawned_frame_aborts(void) {
     weft_rt *rt = new_rt();
     CHECK(rt);
     yielder *y;
-    weft_task_new(&y, rt, yielder_poll);
+    MUST(weft_task_new(&y, rt, yielder_poll));
     weft_task *h = weft_task_spawn(y);
     weft_task_discard(y);
     weft_task_release(h);

@@ -53,7 +53,7 @@ weft_async_fn(lifo_test_poll, lifo_test) {
     weft_async (self) {
         {
             marker *c;
-            weft_task_new(&c, cx->rt, marker_poll);
+            MUST(weft_task_new(&c, cx->rt, marker_poll));
             c->name = 'C';
             c->wait_on = &self->g;
             self->h[2] = weft_task_spawn(c);
@@ -61,12 +61,12 @@ weft_async_fn(lifo_test_poll, lifo_test) {
         weft_yield(); /* C parks on the gate */
         {
             marker *a;
-            weft_task_new(&a, cx->rt, marker_poll);
+            MUST(weft_task_new(&a, cx->rt, marker_poll));
             a->name = 'A';
             a->open = &self->g; /* wakes C while A is running */
             self->h[0] = weft_task_spawn(a);
             marker *b;
-            weft_task_new(&b, cx->rt, marker_poll);
+            MUST(weft_task_new(&b, cx->rt, marker_poll));
             b->name = 'B';
             self->h[1] = weft_task_spawn(b);
         }
@@ -143,17 +143,17 @@ weft_async_fn(starve_test_poll, starve_test) {
     weft_async (self) {
         {
             bouncer *a;
-            weft_task_new(&a, cx->rt, bouncer_poll);
+            MUST(weft_task_new(&a, cx->rt, bouncer_poll));
             *a = (bouncer){.mine = &self->ga, .other = &self->gb, .rounds = 1000,
                            .progress = &self->progress};
             bouncer *b;
-            weft_task_new(&b, cx->rt, bouncer_poll);
+            MUST(weft_task_new(&b, cx->rt, bouncer_poll));
             *b = (bouncer){.mine = &self->gb, .other = &self->ga, .rounds = 1000,
                            .progress = &self->progress};
             self->a = weft_task_spawn(a);
             self->b = weft_task_spawn(b);
             bystander *c;
-            weft_task_new(&c, cx->rt, bystander_poll);
+            MUST(weft_task_new(&c, cx->rt, bystander_poll));
             c->progress = &self->progress;
             c->ran_at = -1;
             self->c = weft_task_spawn(c);
@@ -232,10 +232,10 @@ static void budget_makes_an_always_ready_task_yield(void) {
     for (int i = 0; i < 1000; i++) CHECK_EQ(weft_mpsc_try_send(tx, &i), 0);
     weft_mpsc_tx_drop(tx);
     hog *h;
-    weft_task_new(&h, rt, hog_poll);
+    MUST(weft_task_new(&h, rt, hog_poll));
     h->rx = rx;
     other *o;
-    weft_task_new(&o, rt, other_poll);
+    MUST(weft_task_new(&o, rt, other_poll));
     o->h = h;
     coop_test t = {0};
     t.hog_t = weft_task_spawn(h);
@@ -258,10 +258,10 @@ static void budget_is_configurable(void) {
     for (int i = 0; i < 100; i++) CHECK_EQ(weft_mpsc_try_send(tx, &i), 0);
     weft_mpsc_tx_drop(tx);
     hog *h;
-    weft_task_new(&h, rt, hog_poll);
+    MUST(weft_task_new(&h, rt, hog_poll));
     h->rx = rx;
     other *o;
-    weft_task_new(&o, rt, other_poll);
+    MUST(weft_task_new(&o, rt, other_poll));
     o->h = h;
     coop_test t = {0};
     t.hog_t = weft_task_spawn(h);
@@ -309,10 +309,10 @@ static void yield_goes_to_the_back_of_the_queue(void) {
     weft_rt *rt = new_rt(NULL);
     norder = 0;
     yielder *a;
-    weft_task_new(&a, rt, yielder_poll);
+    MUST(weft_task_new(&a, rt, yielder_poll));
     *a = (yielder){.name = 'a', .times = 3};
     yielder *b;
-    weft_task_new(&b, rt, yielder_poll);
+    MUST(weft_task_new(&b, rt, yielder_poll));
     *b = (yielder){.name = 'b', .times = 3};
     two t = {.a = weft_task_spawn(a), .b = weft_task_spawn(b)};
     CHECK_EQ(weft_block_on(rt, two_poll, &t), 0);
@@ -364,11 +364,11 @@ static void busy_tasks_do_not_starve_the_reactor(void) {
     CHECK_EQ(weft_tcp_from_fd(&s, sv[0]), 0);
     int stop = 0;
     io_waiter *w;
-    weft_task_new(&w, rt, io_waiter_poll);
+    MUST(weft_task_new(&w, rt, io_waiter_poll));
     w->sock = s;
     w->stop = &stop;
     spinner *sp;
-    weft_task_new(&sp, rt, spinner_poll);
+    MUST(weft_task_new(&sp, rt, spinner_poll));
     sp->stop = &stop;
     two t = {.a = weft_task_spawn(w), .b = weft_task_spawn(sp)};
     /* The byte is there before the runtime starts; the first read finds it
@@ -407,14 +407,14 @@ static void readiness_reaches_a_task_parked_while_others_spin(void) {
     CHECK_EQ(weft_tcp_from_fd(&s, sv[0]), 0);
     int stop = 0;
     io_waiter *w;
-    weft_task_new(&w, rt, io_waiter_poll);
+    MUST(weft_task_new(&w, rt, io_waiter_poll));
     w->sock = s;
     w->stop = &stop;
     spinner *sp;
-    weft_task_new(&sp, rt, spinner_poll);
+    MUST(weft_task_new(&sp, rt, spinner_poll));
     sp->stop = &stop;
     late_writer *lw;
-    weft_task_new(&lw, rt, late_writer_poll);
+    MUST(weft_task_new(&lw, rt, late_writer_poll));
     lw->fd = sv[1];
     lw->yields = 5;
     weft_task_spawn_detached(lw);
@@ -517,7 +517,7 @@ weft_async_fn(park_then_thread_poll, park_then_thread) {
     weft_async (self) {
         {
             parked_many *p;
-            weft_task_new(&p, cx->rt, parked_many_poll);
+            MUST(weft_task_new(&p, cx->rt, parked_many_poll));
             p->n = self->n;
             self->h = weft_task_spawn(p);
         }

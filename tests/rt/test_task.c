@@ -142,7 +142,7 @@ static void spawned_task_is_lazy_until_the_runtime_runs(void) {
     weft_rt *rt = new_rt();
     int polls = 0;
     doubler *d;
-    weft_task_new(&d, rt, doubler_poll);
+    MUST(weft_task_new(&d, rt, doubler_poll));
     CHECK(d);
     d->in = 5;
     d->polled = &polls;
@@ -199,7 +199,7 @@ weft_async_fn(id_check_poll, id_check) {
     weft_async (self) {
         {
             whoami *w;
-            weft_task_new(&w, cx->rt, whoami_poll);
+            MUST(weft_task_new(&w, cx->rt, whoami_poll));
             self->h = weft_task_spawn(w);
         }
         weft_await(weft_join(self->h, cx, NULL));
@@ -242,7 +242,7 @@ static void dropping_join_handle_detaches_task(void) {
     weft_rt *rt = new_rt();
     gate g = {0};
     waiter *w;
-    weft_task_new(&w, rt, waiter_poll);
+    MUST(weft_task_new(&w, rt, waiter_poll));
     w->g = &g;
     weft_task *h = weft_task_spawn(w);
     waiter *view = weft_task_frame(h);
@@ -272,7 +272,7 @@ static void abort_cancels_parked_task_and_join_reports_ecanceled(void) {
     weft_rt *rt = new_rt();
     gate g = {0};
     waiter *w;
-    weft_task_new(&w, rt, waiter_poll);
+    MUST(weft_task_new(&w, rt, waiter_poll));
     w->g = &g;
     opener o = {.victim = weft_task_spawn(w)};
     CHECK_EQ(weft_block_on(rt, abort_poll, &o), 0);
@@ -292,7 +292,7 @@ weft_async_fn(abort_early_poll, opener) {
     weft_async (self) {
         {
             waiter *w;
-            weft_task_new(&w, cx->rt, waiter_poll);
+            MUST(weft_task_new(&w, cx->rt, waiter_poll));
             w->g = self->g;
             self->victim = weft_task_spawn(w);
         }
@@ -328,7 +328,7 @@ weft_async_fn(abort_late_poll, opener) {
 static void abort_after_completion_keeps_the_output(void) {
     weft_rt *rt = new_rt();
     doubler *d;
-    weft_task_new(&d, rt, doubler_poll);
+    MUST(weft_task_new(&d, rt, doubler_poll));
     d->in = 4;
     opener o = {.victim = weft_task_spawn(d)};
     CHECK_EQ(weft_block_on(rt, abort_late_poll, &o), 0);
@@ -369,7 +369,7 @@ static void abort_of_running_task_takes_effect_after_its_poll(void) {
     weft_rt *rt = new_rt();
     weft_task *me = NULL;
     self_abort *s;
-    weft_task_new(&s, rt, self_abort_poll);
+    MUST(weft_task_new(&s, rt, self_abort_poll));
     s->me = &me;
     me = weft_task_spawn(s);
     opener o = {.victim = me};
@@ -421,11 +421,11 @@ static void cancelling_a_join_leaves_the_task_running(void) {
     weft_rt *rt = new_rt();
     gate g = {0};
     waiter *w;
-    weft_task_new(&w, rt, waiter_poll);
+    MUST(weft_task_new(&w, rt, waiter_poll));
     w->g = &g;
     weft_task *target = weft_task_spawn(w);
     join_then_drop *j;
-    weft_task_new(&j, rt, join_then_drop_poll);
+    MUST(weft_task_new(&j, rt, join_then_drop_poll));
     j->h = target;
     weft_task *joiner = weft_task_spawn(j);
     jtd_driver d = {.joiner = joiner, .target = target, .g = &g};
@@ -447,7 +447,7 @@ static void rt_free_cancels_remaining_tasks(void) {
     weft_task *h[10];
     for (int i = 0; i < 10; i++) {
         waiter *w;
-        weft_task_new(&w, rt, waiter_poll);
+        MUST(weft_task_new(&w, rt, waiter_poll));
         w->g = &g;
         h[i] = weft_task_spawn(w);
     }
@@ -469,7 +469,7 @@ static void rt_free_cancels_tasks_never_polled(void) {
     weft_rt *rt = new_rt();
     gate g = {0};
     waiter *w;
-    weft_task_new(&w, rt, waiter_poll);
+    MUST(weft_task_new(&w, rt, waiter_poll));
     w->g = &g;
     weft_task *h = weft_task_spawn(w);
     weft_rt_free(rt);
@@ -487,7 +487,7 @@ static void discarded_frame_is_freed_without_running(void) {
     weft_rt *rt = new_rt();
     int polls = 0;
     doubler *d;
-    weft_task_new(&d, rt, doubler_poll);
+    MUST(weft_task_new(&d, rt, doubler_poll));
     d->polled = &polls;
     weft_task_discard(d);
     CHECK_EQ(weft_block_on(rt, doubler_poll, &(doubler){.in = 1}), 0);
@@ -537,7 +537,7 @@ weft_async_fn(aligned16_poll, aligned16) {
 static void frames_needing_16_byte_alignment_are_aligned(void) {
     weft_rt *rt = new_rt();
     aligned16 *a;
-    weft_task_new(&a, rt, aligned16_poll);
+    MUST(weft_task_new(&a, rt, aligned16_poll));
     CHECK(a);
     CHECK_EQ((uintptr_t)a % 16, 0);
     weft_task *h = weft_task_spawn(a);
@@ -586,7 +586,7 @@ static void dump_prints_each_task_and_its_await_chain(void) {
     weft_rt *rt = new_rt();
     gate g = {0};
     waiter *w;
-    weft_task_new(&w, rt, waiter_poll);
+    MUST(weft_task_new(&w, rt, waiter_poll));
     w->g = &g;
     weft_task *h = weft_task_spawn(w);
     CHECK_EQ(weft_block_on(rt, doubler_poll, &(doubler){0}), 0);

@@ -606,7 +606,7 @@ weft_async_fn(stress_main_poll, stress_main) {
     weft_async (self) {
         for (self->i = 0; self->i < PER_THREAD; self->i++) {
             stress_task *t;
-            weft_task_new(&t, cx->rt, stress_task_poll);
+            MUST(weft_task_new(&t, cx->rt, stress_task_poll));
             t->s = self->s;
             self->h[self->i] = weft_task_spawn(t);
         }

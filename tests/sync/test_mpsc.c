@@ -112,7 +112,7 @@ weft_async_fn(full_test_poll, full_test) {
     weft_async (self) {
         {
             sender *s;
-            weft_task_new(&s, cx->rt, sender_poll);
+            MUST(weft_task_new(&s, cx->rt, sender_poll));
             s->tx = self->tx;
             s->from = 0;
             s->to = 3;
@@ -162,7 +162,7 @@ weft_async_fn(fifo_test_poll, fifo_test) {
         for (self->i = 0; self->i < 3; self->i++) {
             {
                 sender *s;
-                weft_task_new(&s, cx->rt, sender_poll);
+                MUST(weft_task_new(&s, cx->rt, sender_poll));
                 s->tx = weft_mpsc_tx_clone(self->tx);
                 s->drop_tx = 1;
                 s->from = self->i;
@@ -208,7 +208,7 @@ weft_async_fn(close_test_poll, close_test) {
     weft_async (self) {
         for (int i = 0; i < 2; i++) {
             sender *s;
-            weft_task_new(&s, cx->rt, sender_poll); /* no await here */
+            MUST(weft_task_new(&s, cx->rt, sender_poll)); /* no await here */
             s->tx = i == 0 ? self->tx : weft_mpsc_tx_clone(self->tx);
             s->drop_tx = 1;
             s->from = i * 5;
@@ -267,7 +267,7 @@ weft_async_fn(rxclose_test_poll, rxclose_test) {
     weft_async (self) {
         {
             sender *s;
-            weft_task_new(&s, cx->rt, sender_poll);
+            MUST(weft_task_new(&s, cx->rt, sender_poll));
             s->tx = self->tx;
             s->from = 0;
             s->to = 5;
@@ -404,12 +404,12 @@ weft_async_fn(grant_test_poll, grant_test) {
             int filler = 1;
             weft_mpsc_try_send(self->tx, &filler);
             sender *s;
-            weft_task_new(&s, cx->rt, sender_poll);
+            MUST(weft_task_new(&s, cx->rt, sender_poll));
             s->tx = self->tx;
             s->from = 10;
             s->to = 11;
             self->a = weft_task_spawn(s);
-            weft_task_new(&s, cx->rt, sender_poll);
+            MUST(weft_task_new(&s, cx->rt, sender_poll));
             s->tx = self->tx;
             s->from = 20;
             s->to = 21;

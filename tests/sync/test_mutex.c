@@ -183,7 +183,7 @@ weft_async_fn(incr_test_poll, incr_test) {
     weft_async (self) {
         for (self->i = 0; self->i < 8; self->i++) {
             incr *w;
-            weft_task_new(&w, cx->rt, incr_poll);
+            MUST(weft_task_new(&w, cx->rt, incr_poll));
             w->sh = &self->sh;
             w->id = self->i;
             w->rounds = 50;
@@ -241,7 +241,7 @@ weft_async_fn(abort_holder_test_poll, abort_holder_test) {
     weft_async (self) {
         {
             holder_task *t;
-            weft_task_new(&t, cx->rt, holder_poll);
+            MUST(weft_task_new(&t, cx->rt, holder_poll));
             t->m = &self->m;
             t->forever = &self->never;
             self->h = weft_task_spawn(t);

@@ -167,7 +167,7 @@ weft_async_fn(cell_test_poll, cell_test) {
     weft_async (self) {
         for (self->i = 0; self->i < 10; self->i++) {
             user *u;
-            weft_task_new(&u, cx->rt, user_poll);
+            MUST(weft_task_new(&u, cx->rt, user_poll));
             u->sh = &self->sh;
             self->h[self->i] = weft_task_spawn(u);
         }

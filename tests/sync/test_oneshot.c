@@ -116,7 +116,7 @@ weft_async_fn(recv_wake_test_poll, wake_test) {
     weft_async (self) {
         {
             receiver *r;
-            weft_task_new(&r, cx->rt, receiver_poll);
+            MUST(weft_task_new(&r, cx->rt, receiver_poll));
             r->rx = self->rx;
             self->h = weft_task_spawn(r);
         }
@@ -136,7 +136,7 @@ weft_async_fn(closed_wake_test_poll, wake_test) {
     weft_async (self) {
         {
             closed_waiter *w;
-            weft_task_new(&w, cx->rt, closed_waiter_poll);
+            MUST(weft_task_new(&w, cx->rt, closed_waiter_poll));
             w->tx = self->tx;
             self->h = weft_task_spawn(w);
         }
@@ -860,7 +860,7 @@ weft_async_fn(race_test_poll, race_test) {
                     weft_return;
                 }
                 receiver *r;
-                weft_task_new(&r, cx->rt, receiver_poll);
+                MUST(weft_task_new(&r, cx->rt, receiver_poll));
                 r->rx = self->rx;
                 r->status = 1;
                 self->h = weft_task_spawn(r);

@@ -379,7 +379,7 @@ weft_async_fn(limit_test_poll, limit_test) {
     weft_async (self) {
         for (self->i = 0; self->i < 20; self->i++) {
             worker *w;
-            weft_task_new(&w, cx->rt, worker_poll);
+            MUST(weft_task_new(&w, cx->rt, worker_poll));
             w->s = &self->s;
             w->n = 1;
             w->id = self->i;
@@ -425,11 +425,11 @@ weft_async_fn(abort_test_poll, abort_test) {
         weft_await(weft_semaphore_acquire(&self->s, cx, &self->mine, NULL));
         {
             worker *w;
-            weft_task_new(&w, cx->rt, worker_poll);
+            MUST(weft_task_new(&w, cx->rt, worker_poll));
             w->s = &self->s;
             w->n = 1;
             self->a = weft_task_spawn(w);
-            weft_task_new(&w, cx->rt, worker_poll);
+            MUST(weft_task_new(&w, cx->rt, worker_poll));
             w->s = &self->s;
             w->n = 1;
             w->got = &self->b_got;

@@ -396,7 +396,7 @@ weft_async_fn(closed_test_poll, closed_test) {
     weft_async (self) {
         {
             closed_waiter *c;
-            weft_task_new(&c, cx->rt, closed_waiter_poll);
+            MUST(weft_task_new(&c, cx->rt, closed_waiter_poll));
             c->tx = self->tx;
             self->h = weft_task_spawn(c);
         }
@@ -695,7 +695,7 @@ weft_async_fn(task_test_poll, task_test) {
     weft_async (self) {
         for (self->i = 0; self->i < TASKS; self->i++) {
             watcher *w;
-            weft_task_new(&w, cx->rt, watcher_poll);
+            MUST(weft_task_new(&w, cx->rt, watcher_poll));
             MUST(weft_watch_subscribe(&w->rx, self->tx));
             w->until = self->sends;
             w->drop_rx = 1;
@@ -747,7 +747,7 @@ weft_async_fn(close_task_test_poll, close_task_test) {
     weft_async (self) {
         for (self->i = 0; self->i < 2; self->i++) {
             watcher *w;
-            weft_task_new(&w, cx->rt, watcher_poll);
+            MUST(weft_task_new(&w, cx->rt, watcher_poll));
             w->rx = self->rx;
             if (self->i) MUST(weft_watch_subscribe(&w->rx, self->tx));
             w->until = 1000;

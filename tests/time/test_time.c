@@ -112,7 +112,7 @@ weft_async_fn(sleeper_poll, sleeper) {
 
 static weft_task *spawn_sleeper(weft_rt *rt, uint64_t ms, int id, wake_log *log) {
     sleeper *s;
-    weft_task_new(&s, rt, sleeper_poll);
+    MUST(weft_task_new(&s, rt, sleeper_poll));
     if (!s) return NULL;
     s->ms = ms;
     s->id = id;
@@ -641,11 +641,11 @@ static void auto_advance_waits_until_every_task_is_idle(void) {
     weft_rt *rt = new_rt(1);
     int count = 0;
     spinner *sp;
-    weft_task_new(&sp, rt, spinner_poll);
+    MUST(weft_task_new(&sp, rt, spinner_poll));
     sp->n = 1000;
     sp->count = &count;
     watcher *w;
-    weft_task_new(&w, rt, watcher_poll);
+    MUST(weft_task_new(&w, rt, watcher_poll));
     w->count = &count;
     weft_task *h[2] = {weft_task_spawn(sp), weft_task_spawn(w)};
     join_all j = {.h = h, .n = 2};
@@ -1270,7 +1270,7 @@ static void timeout_at_inner_completing_first_gives_err_zero(void) {
     weft_rt *rt = new_rt(1);
     probe p = {0};
     release_later *r;
-    weft_task_new(&r, rt, release_later_poll);
+    MUST(weft_task_new(&r, rt, release_later_poll));
     r->p = &p;
     weft_task_spawn_detached(r);
     timed_probe t = {.ms = 100, .absolute = 1, .p = &p, .to_err = 12345};
@@ -1353,7 +1353,7 @@ static void timeout_child_finally_is_not_rerun_when_the_parent_is_aborted(void) 
     weft_rt *rt = new_rt(1);
     gate g = {0}, after = {0};
     timed_child *t;
-    weft_task_new(&t, rt, timed_child_poll);
+    MUST(weft_task_new(&t, rt, timed_child_poll));
     t->limit = 60;
     t->c.g = &g;
     t->after = &after;
@@ -1502,7 +1502,7 @@ static void abort_of_a_task_parked_in_a_timeout_releases_timer_and_inner(void) {
     weft_rt *rt = new_rt(1);
     probe p = {0};
     timed_probe *t;
-    weft_task_new(&t, rt, timed_probe_poll);
+    MUST(weft_task_new(&t, rt, timed_probe_poll));
     t->ms = 3600000;
     t->p = &p;
     aborter a = {.victim = weft_task_spawn(t)};
@@ -1527,7 +1527,7 @@ static void abort_of_a_task_parked_in_timeout_future_releases_timer_and_future(v
     gate g = {0};
     child c = {.g = &g};
     timed_future *t;
-    weft_task_new(&t, rt, timed_future_poll);
+    MUST(weft_task_new(&t, rt, timed_future_poll));
     t->limit = 3600000;
     t->f = (weft_future)weft_future_of(child_poll, &c);
     aborter a = {.victim = weft_task_spawn(t)};
@@ -1546,7 +1546,7 @@ static void abort_of_a_task_parked_in_timeout_future_releases_timer_and_future(v
 static void abort_of_a_task_parked_in_an_interval_tick_removes_its_timer(void) {
     weft_rt *rt = new_rt(1);
     ticker *t;
-    weft_task_new(&t, rt, ticker_poll);
+    MUST(weft_task_new(&t, rt, ticker_poll));
     t->period = 1000;
     t->before = 10;
     aborter a = {.victim = weft_task_spawn(t)};
@@ -1629,7 +1629,7 @@ static void rt_free_cancels_sleeping_tasks(void) {
     for (int i = 0; i < 10; i++) CHECK((h[i] = spawn_sleeper(rt, 100 + (uint64_t)i * 37, i, NULL)));
     for (int i = 0; i < 5; i++) {
         sleeper *s;
-        weft_task_new(&s, rt, sleeper_poll);
+        MUST(weft_task_new(&s, rt, sleeper_poll));
         CHECK(s);
         s->ms = 5000 + (uint64_t)i;
         s->finally_count = &detached_finally;
@@ -1834,7 +1834,7 @@ static void run_reset(weft_rt *rt, uint64_t ms, resetter *r, sleeper *s) {
     weft_task *h[2];
     h[0] = spawn_sleeper(rt, ms, 0, NULL);
     resetter *t;
-    weft_task_new(&t, rt, resetter_poll);
+    MUST(weft_task_new(&t, rt, resetter_poll));
     t->target = &sleeper_of(h[0])->op;
     t->wait = r->wait;
     t->to = r->to;
@@ -2155,7 +2155,7 @@ typedef struct until_ctl {
 weft_async_fn(until_ctl_poll, until_ctl) {
     weft_async (self) {
         /* 1: deadline 100, changed to 20 at 50 and re-polled: still 100 */
-        weft_task_new(&self->v, cx->rt, until_var_poll);
+        MUST(weft_task_new(&self->v, cx->rt, until_var_poll));
         self->v->deadline = 100;
         self->h = weft_task_spawn(self->v);
         weft_await(weft_sleep(&self->op, cx, 50));
@@ -2168,7 +2168,7 @@ weft_async_fn(until_ctl_poll, until_ctl) {
         self->after1 = self->v->after;
         weft_task_release(self->h);
         /* 2: deadline 400 (from 100), reset at 150 to 200: then */
-        weft_task_new(&self->v, cx->rt, until_var_poll);
+        MUST(weft_task_new(&self->v, cx->rt, until_var_poll));
         self->v->deadline = 400;
         self->h = weft_task_spawn(self->v);
         weft_await(weft_sleep(&self->op, cx, 50));
@@ -2312,11 +2312,11 @@ weft_async_fn(line_writer_poll, line_writer) {
 static void run_idle(weft_rt *rt, const uint64_t *gaps, int n, idle_reader *out) {
     line_src src = {0};
     idle_reader *r;
-    weft_task_new(&r, rt, idle_reader_poll);
+    MUST(weft_task_new(&r, rt, idle_reader_poll));
     r->src = &src;
     r->idle = 30;
     line_writer *w;
-    weft_task_new(&w, rt, line_writer_poll);
+    MUST(weft_task_new(&w, rt, line_writer_poll));
     w->src = &src;
     w->gaps = gaps;
     w->n = n;
@@ -2408,7 +2408,7 @@ weft_async_fn(many_root_poll, many_root) {
         self->st->all_done = &self->g;
         for (int i = 0; i < self->st->n; i++) {
             many_sleeper *s;
-            weft_task_new(&s, cx->rt, many_sleeper_poll);
+            MUST(weft_task_new(&s, cx->rt, many_sleeper_poll));
             if (!s) {
                 self->spawn_failed = 1;
                 weft_return;
