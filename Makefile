@@ -123,7 +123,10 @@ install: $(BUILD)/libweft.a $(BUILD)/libweft.so $(BUILD)/weft.pc
 	install -m 755 $(BUILD)/libweft.so $(DESTDIR)$(PREFIX)/lib/libweft.so.$(VERSION)
 	ln -sf libweft.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libweft.so.0
 	ln -sf libweft.so.0 $(DESTDIR)$(PREFIX)/lib/libweft.so
-	install -m 644 $(BUILD)/weft.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	# Generated again here: build/weft.pc may carry another PREFIX.
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' weft.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/weft.pc
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/weft.pc
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/weft $(DESTDIR)$(PREFIX)/include/weft.h
