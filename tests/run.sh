@@ -3,8 +3,9 @@
 #   asan   AddressSanitizer + UndefinedBehaviorSanitizer (leaks too): every test
 #   tsan   ThreadSanitizer: every test
 #   plain  valgrind --leak-check=full: every test (the "core suite" is all of it)
-# Then the compile-time rules of async.h (tests/compile_fail.sh) and the
-# examples, run as a user would (tests/examples.sh).
+# Then the compile-time rules of async.h (tests/compile_fail.sh), the
+# examples, run as a user would (tests/examples.sh), and an install into a
+# temporary prefix used through pkg-config (tests/install.sh).
 # Each binary prints PASS/FAIL lines and "N passed, N failed"; this script
 # sums them and ends with the same line for the whole run.  Exit status is
 # nonzero when anything failed or a binary did not report.
@@ -79,6 +80,7 @@ run_script() { # name command...
 if [ -z "${TESTS:-}" ]; then
     run_script compile-fail sh tests/compile_fail.sh
     run_script examples bash tests/examples.sh
+    run_script install sh tests/install.sh
 fi
 [ -n "$broken" ] && echo "broken:$broken"
 echo "$passed passed, $failed failed"
