@@ -122,21 +122,11 @@ int weft_tcp_listener_set_backoff(weft_tcp_listener *l, uint64_t min_ms, uint64_
 }
 
 /*
- * Release the backoff timer (idempotent).  An armed entry sits in the wheel
- * of the listener's own runtime - it was armed through cx->rt, which attach
- * checked is that runtime - so it is taken out of that wheel, whichever
- * runtime (if any) is being driven now.  (rt_free empties the wheel before it
- * detaches the reactor, so an armed entry always has its runtime.)
+ * Release the backoff timer (idempotent): the timer's own cancel, which
+ * takes the entry out of the wheel it recorded when armed (the listener's
+ * runtime) and aborts where that wheel may not be touched (time.h).
  */
-static void backoff_timer_release(weft_tcp_listener *l) {
-    if (l->timer.state == WEFT__TIMER_ARMED && l->io.reactor) {
-        weft_rt *rt = (weft_rt *)((char *)l->io.reactor - offsetof(weft_rt, io));
-        weft__wheel_remove(&rt->wheel, &l->timer);
-    }
-    weft_waker_drop(l->timer.waker);
-    l->timer.waker = NULL;
-    l->timer.state = WEFT__TIMER_IDLE;
-}
+static void backoff_timer_release(weft_tcp_listener *l) { (void)weft_sleep_until(&l->timer, NULL, 0); }
 
 /* accept(2) failed for want of resources (a connection stays queued). */
 static int out_of_resources(int e) {
@@ -248,7 +238,7 @@ static void io_close(weft__io *io) {
 
 void weft_tcp_listener_close(weft_tcp_listener *l) {
     if (!l) return;
-    backoff_timer_release(l); /* before io_close: it names the runtime */
+    backoff_timer_release(l);
     io_close(&l->io);
     weft__free(l);
 }
