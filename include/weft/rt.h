@@ -204,7 +204,11 @@ int weft_task_is_finished(const weft_task *t);
 /* The task's id: nonzero, counting up from 1 per runtime. */
 uint64_t weft_task_id(const weft_task *t);
 
-/* The id of the task being polled with cx, or 0 when cx is not a task's. */
+/*
+ * The id of the task being polled with cx - the task its runtime is running
+ * on this thread, also when a combinator polls a child with a waker of its
+ * own - or 0 when cx belongs to no task (a context made by hand).
+ */
 uint64_t weft_task_current_id(const weft_cx *cx);
 
 /* ---- observing ----------------------------------------------------------- */

@@ -296,7 +296,12 @@ int weft_task_is_finished(const weft_task *t) { return (load(t) & TASK_COMPLETE)
 uint64_t weft_task_id(const weft_task *t) { return t ? t->id : 0; }
 
 uint64_t weft_task_current_id(const weft_cx *cx) {
-    return cx && weft__is_task_waker(cx->waker) ? ((weft_task *)cx->waker)->id : 0;
+    if (!cx) return 0;
+    /* The task this thread is running for cx's runtime, whatever waker a
+     * combinator put in cx; else a task waker in cx (polled by hand). */
+    weft_rt *rt = cx->rt;
+    if (rt && weft__tls_rt == rt && rt->current) return rt->current->id;
+    return weft__is_task_waker(cx->waker) ? ((weft_task *)cx->waker)->id : 0;
 }
 
 void weft_task_release(weft_task *t) {

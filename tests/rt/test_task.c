@@ -207,6 +207,44 @@ weft_async_fn(id_check_poll, id_check) {
     return WEFT_READY;
 }
 
+/* A combinator polls its children with a waker of its own; the id is still
+ * the task's (it comes from the task being run, not from the waker). */
+static weft_waker *sub_clone(weft_waker *w) { return w; }
+static void sub_nop(weft_waker *w) { (void)w; }
+static const weft_waker_vtable sub_vtable = {sub_clone, sub_nop, sub_nop, sub_nop};
+
+typedef struct sub_waker_id {
+    weft_frame fr;
+    uint64_t outer, inner;
+} sub_waker_id;
+
+weft_async_fn(sub_waker_id_poll, sub_waker_id) {
+    weft_async (self) {
+        self->outer = weft_task_current_id(cx);
+        weft_waker sub = {&sub_vtable};
+        weft_cx inner = *cx;
+        inner.waker = &sub;
+        self->inner = weft_task_current_id(&inner);
+    }
+    return WEFT_READY;
+}
+
+static void current_task_id_survives_a_sub_waker(void) {
+    weft_rt *rt = new_rt();
+    sub_waker_id *f;
+    CHECK_EQ(weft_task_new(&f, rt, sub_waker_id_poll), 0);
+    weft_task *h = weft_task_spawn(f);
+    doubler d = {0};
+    CHECK_EQ(weft_block_on(rt, doubler_poll, &d), 0);
+    CHECK(weft_task_is_finished(h));
+    sub_waker_id *got = weft_task_frame(h);
+    CHECK(got->outer != 0);
+    CHECK_EQ(got->outer, weft_task_id(h));
+    CHECK_EQ(got->inner, weft_task_id(h));
+    weft_task_release(h);
+    weft_rt_free(rt);
+}
+
 static void current_task_id_matches_handle(void) {
     weft_rt *rt = new_rt();
     id_check c = {0};
@@ -648,6 +686,7 @@ int main(int argc, char **argv) {
                          TEST(spawn_runs_tasks_and_join_yields_outputs),
                          TEST(spawned_task_is_lazy_until_the_runtime_runs),
                          TEST(task_ids_are_distinct_and_nonzero),
+                         TEST(current_task_id_survives_a_sub_waker),
                          TEST(current_task_id_matches_handle),
                          TEST(dropping_join_handle_detaches_task),
                          TEST(abort_cancels_parked_task_and_join_reports_ecanceled),
