@@ -13,14 +13,12 @@
 #include <weft.h>
 
 #include "test.h"
+#include "flavour.h"
 
 #include <stddef.h>
 
 /* A runtime with configuration cfg (NULL: the defaults), or NULL. */
-static inline weft_rt *new_rt_with(const weft_rt_config *cfg) {
-    weft_rt *rt = NULL;
-    return weft_rt_new(&rt, cfg) == 0 ? rt : NULL;
-}
+static inline weft_rt *new_rt_with(const weft_rt_config *cfg) { return test_rt_new(cfg); }
 
 /* A runtime with the default configuration, or NULL. */
 static inline weft_rt *new_rt(void) { return new_rt_with(NULL); }

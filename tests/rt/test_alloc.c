@@ -9,14 +9,14 @@
 #include <weft.h>
 
 #include "test.h"
+#include "rt/flavour.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
 
 static weft_rt *new_rt(int paused) {
     weft_rt_config cfg = {.start_paused = paused};
-    weft_rt *rt = NULL;
-    return weft_rt_new(&rt, &cfg) == 0 ? rt : NULL;
+    return test_rt_new(&cfg);
 }
 
 /* ---- ping-pong over two capacity-1 channels ------------------------------- */

@@ -6,6 +6,7 @@
 
 #include "gate.h"
 #include "test.h"
+#include "rt/flavour.h"
 
 #include <pthread.h>
 #include <sys/socket.h>
@@ -19,10 +20,7 @@ static void mark(char c) {
     order[norder] = '\0';
 }
 
-static weft_rt *new_rt(const weft_rt_config *cfg) {
-    weft_rt *rt = NULL;
-    return weft_rt_new(&rt, cfg) == 0 ? rt : NULL;
-}
+static weft_rt *new_rt(const weft_rt_config *cfg) { return test_rt_new(cfg); }
 
 /* ---- LIFO slot ------------------------------------------------------------ */
 

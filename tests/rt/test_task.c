@@ -5,6 +5,7 @@
 
 #include "gate.h"
 #include "test.h"
+#include "rt/flavour.h"
 
 #include <pthread.h>
 
@@ -42,11 +43,7 @@ weft_async_fn(waiter_poll, waiter) {
     return WEFT_READY;
 }
 
-static weft_rt *new_rt(void) {
-    weft_rt *rt = NULL;
-    if (weft_rt_new(&rt, NULL) != 0) return NULL;
-    return rt;
-}
+static weft_rt *new_rt(void) { return test_rt_new(NULL); }
 
 /* ---- block_on ------------------------------------------------------------ */
 

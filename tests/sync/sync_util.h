@@ -8,13 +8,12 @@
 
 #include <weft.h>
 
+#include "../rt/flavour.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 
-static weft_rt *new_rt(void) {
-    weft_rt *rt = NULL;
-    return weft_rt_new(&rt, NULL) == 0 ? rt : NULL;
-}
+static weft_rt *new_rt(void) { return test_rt_new(NULL); }
 
 static uint64_t held(weft_rt *rt) {
     weft_rt_stats st;

@@ -14,15 +14,15 @@
 
 #include "rt/gate.h"
 #include "test.h"
+#include "rt/flavour.h"
 
 #include <time.h>
 
 /* ---- helpers ------------------------------------------------------------- */
 
 static weft_rt *new_rt(int paused) {
-    weft_rt *rt = NULL;
     weft_rt_config cfg = {.start_paused = paused};
-    return weft_rt_new(&rt, &cfg) == 0 ? rt : NULL;
+    return test_rt_new(&cfg);
 }
 
 static weft_rt_stats stats(weft_rt *rt) {
