@@ -103,6 +103,10 @@ static inline int weft__is_task_waker(const weft_waker *w) {
 
 void weft__task_drop_ref(weft_task *t);
 
+/* The task finished (see task.c): its frame returned READY, or was dropped
+ * when cancelled != 0. */
+void weft__task_complete(weft_task *t, int cancelled);
+
 /* ---- the task heap (src/rt/heap.c) ------------------------------------- */
 
 /*

@@ -34,8 +34,6 @@
 
 _Thread_local weft_rt *weft__tls_rt;
 
-void weft__task_complete(weft_task *t, int cancelled);
-
 _Noreturn void weft__rt_misuse(const char *what) {
     fprintf(stderr, "weft: %s\n", what);
     fflush(stderr);

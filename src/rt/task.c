@@ -149,8 +149,6 @@ void *weft__task_alloc(weft_rt *rt, size_t size, size_t align, weft_poll_fn poll
     return frame;
 }
 
-void weft__task_complete(weft_task *t, int cancelled);
-
 /* A frame from weft_task_new not yet spawned or discarded has exactly this
  * state; anything else is a second spawn or discard (or not a frame from
  * weft_task_new), which would corrupt the reference count. */
