@@ -30,30 +30,7 @@
 
 static weft_rt *new_coop_rt(void) { return new_rt_with(&(weft_rt_config){.budget = BUDGET}); }
 
-/* ---- a waker that counts -------------------------------------------------- */
-
-typedef struct cwaker {
-    weft_waker base;
-    atomic_int refs, wakes;
-} cwaker;
-
-static weft_waker *cw_clone(weft_waker *w) {
-    atomic_fetch_add(&((cwaker *)w)->refs, 1);
-    return w;
-}
-static void cw_wake(weft_waker *w) {
-    atomic_fetch_add(&((cwaker *)w)->wakes, 1);
-    atomic_fetch_sub(&((cwaker *)w)->refs, 1);
-}
-static void cw_wake_by_ref(weft_waker *w) { atomic_fetch_add(&((cwaker *)w)->wakes, 1); }
-static void cw_drop(weft_waker *w) { atomic_fetch_sub(&((cwaker *)w)->refs, 1); }
-static const weft_waker_vtable cw_vtable = {cw_clone, cw_wake, cw_wake_by_ref, cw_drop};
-
-static void cw_init(cwaker *c) {
-    c->base.vtable = &cw_vtable;
-    atomic_init(&c->refs, 0);
-    atomic_init(&c->wakes, 0);
-}
+#include "cwaker.h"
 
 /* ---- probes ------------------------------------------------------------------- */
 
